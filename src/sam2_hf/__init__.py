@@ -1,0 +1,31 @@
+"""sam2_hf: SAM 2 (Segment Anything in Images and Videos) as a Hugging Face-style package.
+
+Importing the package registers its config and models with transformers' Auto classes, so
+``AutoModel.from_pretrained(folder)`` works on folders saved by this package.
+"""
+
+from transformers import AutoConfig, AutoModel, AutoModelForMaskGeneration
+
+from .configuration import PRESETS, Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VisionConfig
+from .modeling import Sam2ImageFeatures, Sam2ImageSegmentationOutput, Sam2Model, Sam2VideoModel
+from .processing import Sam2ImageProcessor, Sam2Processor
+
+__version__ = "0.1.0"
+
+AutoConfig.register(Sam2Config.model_type, Sam2Config, exist_ok=True)
+AutoModel.register(Sam2Config, Sam2Model, exist_ok=True)
+AutoModelForMaskGeneration.register(Sam2Config, Sam2Model, exist_ok=True)
+
+__all__ = [
+    "PRESETS",
+    "Sam2Config",
+    "Sam2ImageFeatures",
+    "Sam2ImageProcessor",
+    "Sam2ImageSegmentationOutput",
+    "Sam2MaskDecoderConfig",
+    "Sam2MemoryConfig",
+    "Sam2Model",
+    "Sam2Processor",
+    "Sam2VideoModel",
+    "Sam2VisionConfig",
+]

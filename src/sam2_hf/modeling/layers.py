@@ -1,0 +1,124 @@
+"""Small building blocks shared by several components."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class MLP(nn.Module):
+    """``num_layers`` linear layers with an activation between them (none after the last)."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dim: int,
+        output_dim: int,
+        num_layers: int,
+        activation: type[nn.Module] = nn.ReLU,
+        sigmoid_output: bool = False,
+    ) -> None:
+        super().__init__()
+        dims = [input_dim] + [hidden_dim] * (num_layers - 1) + [output_dim]
+        self.layers = nn.ModuleList(nn.Linear(i, o) for i, o in zip(dims[:-1], dims[1:]))
+        self.activation = activation()
+        self.sigmoid_output = sigmoid_output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[:-1]:
+            x = self.activation(layer(x))
+        x = self.layers[-1](x)
+        return torch.sigmoid(x) if self.sigmoid_output else x
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channel dimension of a ``(B, C, H, W)`` tensor."""
+
+    def __init__(self, num_channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(num_channels))
+        self.bias = nn.Parameter(torch.zeros(num_channels))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(1, keepdim=True)
+        var = (x - mean).pow(2).mean(1, keepdim=True)
+        x = (x - mean) / torch.sqrt(var + self.eps)
+        return self.weight[:, None, None] * x + self.bias[:, None, None]
+
+
+class Attention(nn.Module):
+    """Multi-head attention whose inner width may be smaller than its input (``downsample_rate``)
+    and whose keys/values may come from a space of another width (``kv_dim``)."""
+
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        downsample_rate: int = 1,
+        dropout: float = 0.0,
+        kv_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        inner_dim = embed_dim // downsample_rate
+        if inner_dim % num_heads:
+            raise ValueError(f"{num_heads} heads do not divide the attention width {inner_dim}")
+        kv_dim = kv_dim or embed_dim
+        self.num_heads = num_heads
+        self.dropout = dropout
+        self.q_proj = nn.Linear(embed_dim, inner_dim)
+        self.k_proj = nn.Linear(kv_dim, inner_dim)
+        self.v_proj = nn.Linear(kv_dim, inner_dim)
+        self.out_proj = nn.Linear(inner_dim, embed_dim)
+
+    def split_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, N, C)`` -> ``(B, heads, N, C / heads)``."""
+        b, n, c = x.shape
+        return x.reshape(b, n, self.num_heads, c // self.num_heads).transpose(1, 2)
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Attention over already projected, head-split tensors, then the output projection."""
+        dropout = self.dropout if self.training else 0.0
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        b, h, n, c = out.shape
+        return self.out_proj(out.transpose(1, 2).reshape(b, n, h * c))
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        q = self.split_heads(self.q_proj(q))
+        k = self.split_heads(self.k_proj(k))
+        v = self.split_heads(self.v_proj(v))
+        return self.attend(q, k, v)
+
+
+def sine_position_encoding(
+    num_channels: int,
+    height: int,
+    width: int,
+    device: torch.device | None = None,
+    temperature: float = 10000.0,
+) -> torch.Tensor:
+    """The normalised 2-D sine/cosine encoding of DETR, shape ``(num_channels, height, width)``.
+
+    The first half of the channels encodes y, the second x; within each half sine and cosine
+    alternate over geometrically spaced frequencies.
+    """
+    half = num_channels // 2
+    scale = 2 * math.pi
+    eps = 1e-6
+    y = torch.arange(1, height + 1, dtype=torch.float32, device=device)
+    x = torch.arange(1, width + 1, dtype=torch.float32, device=device)
+    y = y / (height + eps) * scale
+    x = x / (width + eps) * scale
+    dim_t = torch.arange(half, dtype=torch.float32, device=device)
+    dim_t = temperature ** (2 * (dim_t // 2) / half)
+
+    def encode(values: torch.Tensor) -> torch.Tensor:
+        angles = values[:, None] / dim_t  # (L, half)
+        return torch.stack((angles[:, 0::2].sin(), angles[:, 1::2].cos()), dim=2).flatten(1)
+
+    pos_y = encode(y)[:, None, :].expand(height, width, half)
+    pos_x = encode(x)[None, :, :].expand(height, width, half)
+    return torch.cat((pos_y, pos_x), dim=2).permute(2, 0, 1)

@@ -1,0 +1,102 @@
+"""Memory attention: conditions the current frame's features on memories of other frames.
+
+Self-attention over the frame, then cross-attention to the memory tokens (spatial memories of
+past frames followed by object-pointer tokens). Both use a 2-D axial rotary position encoding,
+written with real sine/cosine (no complex tensors, so it exports to ONNX); object-pointer tokens
+carry no spatial position and get no rotation.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..configuration import Sam2MemoryConfig
+from .layers import Attention
+
+
+def axial_rope_angles(head_dim: int, height: int, width: int, theta: float, device=None) -> torch.Tensor:
+    """Rotation angle of every ``(token, channel pair)``, shape ``(height * width, head_dim // 2)``:
+    the first half of the pairs rotate with the token's column, the second half with its row."""
+    freqs = 1.0 / (theta ** (torch.arange(0, head_dim, 4, device=device)[: head_dim // 4].float() / head_dim))
+    t = torch.arange(height * width, dtype=torch.float32, device=device)
+    cols, rows = t % width, torch.div(t, width, rounding_mode="floor")
+    return torch.cat([torch.outer(cols, freqs), torch.outer(rows, freqs)], dim=-1)
+
+
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate consecutive channel pairs of ``x`` ``(..., tokens, channels)``; ``cos``/``sin`` are
+    ``(tokens, channels // 2)``."""
+    pairs = x.float().unflatten(-1, (-1, 2))
+    even, odd = pairs[..., 0], pairs[..., 1]
+    rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)
+    return rotated.flatten(-2).type_as(x)
+
+
+class RoPEAttention(Attention):
+    """Attention whose queries and (the first ``num_rope_keys``) keys are rotated by position."""
+
+    def __init__(self, *args, theta: float, feat_sizes: tuple[int, int], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.theta = theta
+        self.feat_sizes = tuple(feat_sizes)
+
+    def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_rope_exempt_keys: int = 0) -> torch.Tensor:
+        q = self.split_heads(self.q_proj(q))
+        k = self.split_heads(self.k_proj(k))
+        v = self.split_heads(self.v_proj(v))
+        side = int(round(q.shape[-2] ** 0.5))
+        angles = axial_rope_angles(q.shape[-1], side, side, self.theta, device=q.device)
+        cos, sin = angles.cos(), angles.sin()
+        q = apply_rope(q, cos, sin)
+        num_rope_keys = k.shape[-2] - num_rope_exempt_keys
+        if num_rope_keys > 0:
+            # Spatial memories of several frames: the same positions repeat frame after frame.
+            repeats = num_rope_keys // q.shape[-2]
+            k_rope = apply_rope(k[:, :, :num_rope_keys], cos.repeat(repeats, 1), sin.repeat(repeats, 1))
+            k = torch.cat([k_rope, k[:, :, num_rope_keys:]], dim=2)
+        return self.attend(q, k, v)
+
+
+class MemoryAttentionLayer(nn.Module):
+    def __init__(self, config: Sam2MemoryConfig, hidden_size: int) -> None:
+        super().__init__()
+        rope = dict(theta=config.rope_theta, feat_sizes=config.rope_feat_sizes, dropout=config.dropout)
+        self.self_attn = RoPEAttention(hidden_size, config.num_attention_heads, **rope)
+        self.cross_attn_image = RoPEAttention(hidden_size, config.num_attention_heads, kv_dim=config.memory_dim, **rope)
+        self.linear1 = nn.Linear(hidden_size, config.feed_forward_dim)
+        self.linear2 = nn.Linear(config.feed_forward_dim, hidden_size)
+        self.norm1 = nn.LayerNorm(hidden_size)
+        self.norm2 = nn.LayerNorm(hidden_size)
+        self.norm3 = nn.LayerNorm(hidden_size)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor, num_object_pointer_tokens: int) -> torch.Tensor:
+        y = self.norm1(x)
+        x = x + self.dropout(self.self_attn(y, y, y))
+        y = self.norm2(x)
+        x = x + self.dropout(self.cross_attn_image(y, memory + memory_pos, memory, num_object_pointer_tokens))
+        y = self.norm3(x)
+        return x + self.dropout(self.linear2(self.dropout(torch.relu(self.linear1(y)))))
+
+
+class Sam2MemoryAttention(nn.Module):
+    """``features (N, h*w, C)`` + ``memory (N, M, D)`` -> conditioned features ``(N, h*w, C)``."""
+
+    def __init__(self, config: Sam2MemoryConfig, hidden_size: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(MemoryAttentionLayer(config, hidden_size) for _ in range(config.num_layers))
+        self.norm = nn.LayerNorm(hidden_size)
+
+    def forward(
+        self,
+        features: torch.Tensor,
+        features_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        num_object_pointer_tokens: int = 0,
+    ) -> torch.Tensor:
+        x = features + 0.1 * features_pos
+        for layer in self.layers:
+            x = layer(x, memory, memory_pos, num_object_pointer_tokens)
+        return self.norm(x)

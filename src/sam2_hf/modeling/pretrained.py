@@ -1,0 +1,159 @@
+"""The shared ``PreTrainedModel`` base: weight init and loading of all three checkpoint layouts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+from huggingface_hub import hf_hub_download
+from safetensors.torch import load_file
+from transformers import PreTrainedModel
+from transformers import initialization as init
+
+from ..configuration import MODEL_TYPE, Sam2Config
+from ..convert import infer_config, official_to_ours, transformers_to_ours
+from .layers import LayerNorm2d
+from .prompt_encoder import RandomFourierPositionEncoding
+
+# model_type values of transformers' own SAM 2 checkpoints.
+TRANSFORMERS_MODEL_TYPES = ("sam2", "sam2_video")
+_HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
+
+
+class Sam2PreTrainedModel(PreTrainedModel):
+    config_class = Sam2Config
+    base_model_prefix = "sam2"
+    main_input_name = "pixel_values"
+    _no_split_modules = ["HieraBlock", "TwoWayAttentionBlock", "MemoryAttentionLayer"]
+
+    @torch.no_grad()
+    def _init_weights(self, module: torch.nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, LayerNorm2d):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, RandomFourierPositionEncoding):
+            init.normal_(module.gaussian_matrix, std=1.0)
+        for name, param in module.named_parameters(recurse=False):
+            if name in ("pos_embed", "pos_embed_window"):
+                init.trunc_normal_(param, std=0.02)
+            elif name == "layer_scale":
+                init.constant_(param, self.config.memory_config.layer_scale_init_value)
+            elif param.ndim > 1 and not isinstance(module, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Embedding)):
+                # Free embeddings of the model itself (no-memory embedding, temporal encodings...).
+                init.trunc_normal_(param, std=0.02)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
+        """Load our own format, transformers' SAM 2 format, or an official ``.pt`` file.
+
+        Args:
+            pretrained_model_name_or_path: a folder or Hub id (our layout or transformers'), or the
+                path of an official ``.pt`` checkpoint.
+            config: overrides the config stored with (or inferred from) the checkpoint.
+            dtype: dtype to load the weights in (``torch_dtype`` is accepted too).
+            **kwargs: Hub options (``revision``, ``token``, ``cache_dir``...) and, for our own
+                layout, anything ``PreTrainedModel.from_pretrained`` takes.
+
+        Raises:
+            ValueError: when the checkpoint does not fit the model, naming the missing, unexpected or
+                wrongly shaped tensors.
+        """
+        source = str(pretrained_model_name_or_path)
+        if Path(source).suffix in (".pt", ".pth"):
+            if not Path(source).is_file():
+                raise ValueError(f"checkpoint file not found: {source}")
+            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+            if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+                raise ValueError(f"{source} is not an official SAM 2 checkpoint (no top-level 'model' dict)")
+            return cls._from_converted_state_dict(official_to_ours(checkpoint["model"]), **kwargs)
+
+        hub_kwargs = {k: kwargs[k] for k in _HUB_KWARGS if k in kwargs}
+        config_file = _resolve_file(source, "config.json", hub_kwargs)
+        model_type = json.loads(Path(config_file).read_text()).get("model_type")
+        if model_type in TRANSFORMERS_MODEL_TYPES:
+            state_dict = _load_safetensors(source, hub_kwargs)
+            return cls._from_converted_state_dict(transformers_to_ours(state_dict), **kwargs)
+        if model_type != MODEL_TYPE:
+            raise ValueError(
+                f"{source} holds a {model_type!r} model; expected {MODEL_TYPE!r} or transformers' "
+                f"{' / '.join(TRANSFORMERS_MODEL_TYPES)}"
+            )
+        kwargs.setdefault("dtype", kwargs.pop("torch_dtype", None) or "float32")
+        try:
+            model, info = super().from_pretrained(source, *model_args, output_loading_info=True, **kwargs)
+        except RuntimeError as error:  # shape mismatches come back as RuntimeError
+            raise ValueError(f"checkpoint {source} does not fit {cls.__name__}: {error}") from error
+        _check_keys(cls, info["missing_keys"], info["unexpected_keys"], [], source)
+        for mismatch in info.get("mismatched_keys", []):
+            raise ValueError(f"checkpoint {source} does not fit {cls.__name__}: wrong shape of {mismatch}")
+        return model
+
+    @classmethod
+    def _from_converted_state_dict(
+        cls, state_dict: dict[str, torch.Tensor], config: Sam2Config | None = None, **kwargs: Any
+    ):
+        """Build the model for ``config`` (inferred from the tensors when ``None``) and load a state
+        dict already in our key layout, strictly."""
+        dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))
+        config = config if config is not None else infer_config(state_dict)
+        model = cls(config)
+        expected = model.state_dict()
+        ignored = [k for k in state_dict if k not in expected and cls._is_ignorable(k)]
+        for key in ignored:
+            state_dict.pop(key)
+        missing = [k for k in expected if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in expected]
+        wrong_shape = [
+            f"{k} (checkpoint {tuple(v.shape)}, model {tuple(expected[k].shape)})"
+            for k, v in state_dict.items()
+            if k in expected and v.shape != expected[k].shape
+        ]
+        _check_keys(cls, missing, unexpected, wrong_shape, "the checkpoint")
+        model.load_state_dict(state_dict, strict=True)
+        if dtype is not None:
+            model.to(getattr(torch, dtype) if isinstance(dtype, str) else dtype)
+        return model.eval()
+
+    @classmethod
+    def _is_ignorable(cls, key: str) -> bool:
+        return any(re.search(pattern, key) for pattern in cls._keys_to_ignore_on_load_unexpected or [])
+
+
+def _check_keys(cls: type, missing: list[str], unexpected: list[str], wrong_shape: list[str], source: str) -> None:
+    problems = []
+    if missing:
+        problems.append(f"missing keys: {', '.join(missing)}")
+    if unexpected:
+        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+    if wrong_shape:
+        problems.append(f"wrong shapes (a checkpoint of another size?): {', '.join(wrong_shape)}")
+    if problems:
+        raise ValueError(f"{source} does not fit {cls.__name__}; " + "; ".join(problems))
+
+
+def _resolve_file(source: str, filename: str, hub_kwargs: dict[str, Any]) -> str:
+    """A file of a local folder, or downloaded (and cached) from a Hub repo."""
+    local = Path(source) / hub_kwargs.get("subfolder", "") / filename
+    if Path(source).is_dir():
+        if not local.is_file():
+            raise ValueError(f"{source} has no {filename}")
+        return str(local)
+    return hf_hub_download(source, filename, **hub_kwargs)
+
+
+def _load_safetensors(source: str, hub_kwargs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """``model.safetensors`` of a folder or repo, or all shards listed in its index."""
+    try:
+        return load_file(_resolve_file(source, "model.safetensors", hub_kwargs))
+    except (ValueError, OSError):
+        index_file = _resolve_file(source, "model.safetensors.index.json", hub_kwargs)
+    shards = sorted(set(json.loads(Path(index_file).read_text())["weight_map"].values()))
+    state_dict: dict[str, torch.Tensor] = {}
+    for shard in shards:
+        state_dict.update(load_file(_resolve_file(source, shard, hub_kwargs)))
+    return state_dict

@@ -1,0 +1,55 @@
+"""The image encoder: Hiera trunk + FPN neck, giving the three feature levels SAM 2 uses."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..configuration import Sam2VisionConfig
+from .hiera import Hiera
+
+
+class FpnNeck(nn.Module):
+    """Projects every trunk stage to ``fpn_hidden_size`` channels with a 1x1 convolution and adds
+    the upsampled deeper level on the ``fpn_top_down_levels`` (no output convolution)."""
+
+    def __init__(self, config: Sam2VisionConfig) -> None:
+        super().__init__()
+        # Ordered deep to shallow, as in the reference checkpoints (lateral_convs.0 = stride 32).
+        self.lateral_convs = nn.ModuleList(
+            nn.Conv2d(dim, config.fpn_hidden_size, kernel_size=1) for dim in reversed(config.stage_dims)
+        )
+        self.top_down_levels = set(config.fpn_top_down_levels)
+        self.interpolation = config.fpn_interpolation
+
+    def forward(self, stage_outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+        deepest = len(stage_outputs) - 1
+        levels: list[torch.Tensor] = [None] * len(stage_outputs)  # type: ignore[list-item]
+        previous = None
+        for level in range(deepest, -1, -1):
+            features = self.lateral_convs[deepest - level](stage_outputs[level])
+            if level in self.top_down_levels and previous is not None:
+                top_down = F.interpolate(
+                    previous.float(),
+                    scale_factor=2.0,
+                    mode=self.interpolation,
+                    align_corners=None if self.interpolation == "nearest" else False,
+                )
+                features = features + top_down
+            levels[level] = previous = features
+        return levels
+
+
+class Sam2VisionEncoder(nn.Module):
+    """Pixels ``(B, 3, S, S)`` -> ``num_feature_levels`` FPN maps, highest resolution first
+    (stride 4, 8 and 16 for the released models)."""
+
+    def __init__(self, config: Sam2VisionConfig) -> None:
+        super().__init__()
+        self.trunk = Hiera(config)
+        self.neck = FpnNeck(config)
+        self.num_feature_levels = config.num_feature_levels
+
+    def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
+        return self.neck(self.trunk(pixel_values))[: self.num_feature_levels]
