@@ -81,6 +81,9 @@ _TRANSFORMERS_RULES: list[tuple[str, str]] = [
 ]
 
 
+_TRANSFORMERS_FOURIER_KEYS = ("shared_image_embedding.positional_embedding", "prompt_encoder.shared_embedding.positional_embedding")
+
+
 def _rename(state_dict: dict[str, torch.Tensor], rules: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state_dict.items():
@@ -120,6 +123,11 @@ def official_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 def transformers_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Convert a transformers ``Sam2Model``/``Sam2VideoModel`` state dict to our keys."""
+    # transformers keeps two copies of the prompt encoder's Fourier matrix (one for the image grid,
+    # one for points); released checkpoints hold the same values in both.
+    shared = [state_dict[k] for k in _TRANSFORMERS_FOURIER_KEYS if k in state_dict]
+    if len(shared) == 2 and not torch.equal(*shared):
+        raise ValueError(f"{' and '.join(_TRANSFORMERS_FOURIER_KEYS)} differ; SAM 2 uses one position encoding for both")
     renamed = _rename({k.replace(".o_proj.", ".out_proj."): v for k, v in state_dict.items()}, _TRANSFORMERS_RULES)
     # transformers splits MLPs into proj_in / layers.k / proj_out; ours numbers them all `layers.i`.
     middle_counts: dict[str, set[int]] = defaultdict(set)

@@ -1,0 +1,45 @@
+"""Shared fixtures: a tiny config for fast unit tests and seeded random weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sam2_hf import Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VisionConfig
+
+
+def tiny_config() -> Sam2Config:
+    """A few-thousand-parameter SAM 2 at 128 px input: same structure, small widths."""
+    return Sam2Config(
+        vision_config=Sam2VisionConfig(
+            embed_dim=16, num_heads=1, stages=(1, 1, 2, 1), global_attention_blocks=(3,),
+            window_spec=(4, 4, 4, 2), window_pos_embed_background_size=(4, 4), fpn_hidden_size=32,
+        ),
+        mask_decoder_config=Sam2MaskDecoderConfig(
+            hidden_size=32, num_attention_heads=2, mlp_dim=64, iou_head_hidden_dim=32,
+        ),
+        memory_config=Sam2MemoryConfig(
+            memory_dim=16, feed_forward_dim=64, fuser_intermediate_dim=64, rope_feat_sizes=(8, 8),
+        ),
+        image_size=128,
+    )
+
+
+@pytest.fixture
+def config() -> Sam2Config:
+    return tiny_config()
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    """A 96x160 RGB image with a bright square, so masks have something to find."""
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 60, (96, 160, 3), dtype=np.uint8)
+    pixels[30:70, 50:110] = 220
+    return pixels
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
