@@ -23,7 +23,8 @@ class RandomFourierPositionEncoding(nn.Module):
         self.register_buffer("gaussian_matrix", torch.randn(2, num_channels // 2))
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        projected = 2 * math.pi * ((2 * coords - 1) @ self.gaussian_matrix)
+        # Always float32: coordinates need the precision, whatever dtype the model runs in.
+        projected = 2 * math.pi * ((2 * coords.float() - 1) @ self.gaussian_matrix.float())
         return torch.cat([projected.sin(), projected.cos()], dim=-1)
 
     def grid(self, height: int, width: int) -> torch.Tensor:

@@ -36,7 +36,7 @@ class FpnNeck(nn.Module):
                     mode=self.interpolation,
                     align_corners=None if self.interpolation == "nearest" else False,
                 )
-                features = features + top_down
+                features = features + top_down.to(features.dtype)
             levels[level] = previous = features
         return levels
 

@@ -29,7 +29,7 @@ def to_rgb_uint8(image: ImageInput) -> np.ndarray:
     Alpha channels are dropped, grayscale is repeated to three channels.
     """
     if isinstance(image, Image.Image):
-        return np.asarray(image.convert("RGB"))
+        return np.array(image.convert("RGB"))
     if isinstance(image, torch.Tensor):
         array = image.detach().cpu()
         if array.ndim == 3 and array.shape[0] in (1, 3, 4):
@@ -50,7 +50,7 @@ def to_rgb_uint8(image: ImageInput) -> np.ndarray:
         image = np.round(image * 255).astype(np.uint8)
     if image.shape[-1] == 1:
         image = np.repeat(image, 3, axis=-1)
-    return np.ascontiguousarray(image[..., :3])
+    return np.array(image[..., :3])  # a writable copy that owns its memory
 
 
 class Sam2ImageProcessor:
@@ -85,7 +85,7 @@ class Sam2ImageProcessor:
             pixels = torch.from_numpy(rgb).permute(2, 0, 1).float().div(255)
             pixels = F.interpolate(pixels[None], size=(size, size), mode="bilinear", align_corners=False, antialias=True)[0]
         elif resize_mode == "video":
-            resized = np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))
+            resized = np.array(Image.fromarray(rgb).resize((size, size), Image.Resampling.BICUBIC))
             pixels = torch.from_numpy(resized).permute(2, 0, 1).float().div(255)
         else:
             raise ValueError(f"resize_mode must be 'image' or 'video', got {resize_mode!r}")
