@@ -1,0 +1,51 @@
+"""Model cards for folders written by `sam2-hf convert` (and later by training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .configuration import Sam2Config
+
+_TEMPLATE = """---
+library_name: sam2_hf
+license: apache-2.0
+pipeline_tag: mask-generation
+tags:
+- sam2
+- segment-anything
+- video-segmentation
+---
+
+# {title}
+
+SAM 2 {version} with a Hiera trunk of {embed_dim} channels and {depth} blocks ({params:,} tensors' values),
+in the `sam2_hf` format. {origin}
+
+## Usage
+
+```python
+import sam2_hf
+from sam2_hf import {model_class}, Sam2Processor
+
+model = {model_class}.from_pretrained("{repo}")
+processor = Sam2Processor.from_pretrained("{repo}")
+inputs = processor(images=image, input_points=[[[[x, y]]]], input_labels=[[[1]]])
+outputs = model(**inputs)
+masks = processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"])
+```
+
+SAM 2: Ravi et al., "SAM 2: Segment Anything in Images and Videos", 2024.
+"""
+
+
+def write_model_card(folder: str | Path, config: Sam2Config, model_class: str, num_values: int, origin: str) -> Path:
+    """Write ``README.md`` into a saved model folder and return its path."""
+    folder = Path(folder)
+    text = _TEMPLATE.format(
+        title=folder.name, version=config.version, embed_dim=config.vision_config.embed_dim,
+        depth=sum(config.vision_config.stages), params=num_values, origin=origin,
+        model_class=model_class, repo=folder.name,
+    )
+    path = folder / "README.md"
+    path.write_text(text)
+    return path

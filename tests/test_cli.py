@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from sam2_hf import Sam2Model, Sam2VideoModel
+from sam2_hf.cli import main
+
+from .conftest import tiny_config
+
+
+@pytest.fixture
+def tiny_model_dir(tmp_path):
+    folder = tmp_path / "tiny"
+    Sam2VideoModel(tiny_config()).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def image_file(tmp_path, image):
+    path = tmp_path / "image.png"
+    Image.fromarray(image).save(path)
+    return path
+
+
+def test_console_script_is_installed():
+    assert shutil.which("sam2-hf"), "pip install -e . should put sam2-hf on PATH"
+    result = subprocess.run(["sam2-hf", "segment", "--help"], capture_output=True, text=True, check=True)
+    assert "--point" in result.stdout and "--box" in result.stdout
+
+
+def test_segment_writes_overlay_and_mask(tmp_path, tiny_model_dir, image_file, image, capsys):
+    overlay, mask = tmp_path / "overlay.png", tmp_path / "mask.png"
+    code = main(["segment", str(image_file), "--point", "80,50", "--point", "10,10,0", "--model", str(tiny_model_dir),
+                 "--output", str(overlay), "--mask-output", str(mask)])
+    assert code == 0
+    written = np.asarray(Image.open(overlay))
+    assert written.shape == image.shape
+    binary = np.asarray(Image.open(mask))
+    assert binary.shape == image.shape[:2] and set(np.unique(binary)) <= {0, 255}
+    # Where the mask is on, the overlay was tinted; elsewhere the image is untouched.
+    on = binary > 0
+    assert (written[~on] == image[~on]).all()
+    assert on.sum() == 0 or (written[on] != image[on]).any()
+    assert "predicted IoU" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--point", "500,10"], "outside image 0"),
+        ([], "at least one --point"),
+        (["--box", "10,10,5,40"], "x0 <= x1"),
+    ],
+)
+def test_segment_errors_are_one_line(tiny_model_dir, image_file, capsys, argv, message):
+    code = main(["segment", str(image_file), "--model", str(tiny_model_dir), *argv])
+    err = capsys.readouterr().err.strip()
+    # Loading may draw a progress bar first; the error itself is a single line, no traceback.
+    assert code == 2 and "Traceback" not in err
+    assert err.splitlines()[-1].startswith("sam2-hf segment: error:") and message in err.splitlines()[-1]
+
+
+def test_segment_missing_image(tmp_path, capsys):
+    assert main(["segment", str(tmp_path / "nope.png"), "--point", "1,1"]) == 2
+    assert "image not found" in capsys.readouterr().err
+
+
+def test_convert_official_checkpoint(tmp_path):
+    sam2 = pytest.importorskip("sam2.build_sam")
+    predictor = sam2.build_sam2_video_predictor("configs/sam2.1/sam2.1_hiera_t.yaml", ckpt_path=None, device="cpu")
+    checkpoint = tmp_path / "sam2.1_hiera_tiny.pt"
+    torch.save({"model": predictor.state_dict()}, checkpoint)
+    out = tmp_path / "converted"
+    assert main(["convert", str(checkpoint), str(out)]) == 0
+    assert {"config.json", "model.safetensors", "README.md", "preprocessor_config.json"} <= {p.name for p in out.iterdir()}
+    video = Sam2VideoModel.from_pretrained(out)
+    reference = predictor.state_dict()
+    assert torch.equal(video.state_dict()["memory_encoder.out_proj.weight"], reference["memory_encoder.out_proj.weight"])
+    assert isinstance(Sam2Model.from_pretrained(out), Sam2Model)
