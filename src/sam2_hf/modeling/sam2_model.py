@@ -45,7 +45,7 @@ class Sam2Model(Sam2PreTrainedModel):
         expected = (3, self.config.image_size, self.config.image_size)
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
             raise ValueError(f"pixel_values must have shape (batch, {', '.join(map(str, expected))}), got {tuple(pixel_values.shape)}")
-        levels = self.vision_encoder(pixel_values.to(self.dtype))
+        levels = self.vision_encoder(pixel_values.to(self.device, self.dtype))
         image_embeddings = levels[-1] + self.no_memory_embedding.reshape(1, -1, 1, 1)
         high_res = tuple(self.mask_decoder.project_high_res_features(levels))
         return Sam2ImageFeatures(image_embeddings=image_embeddings, high_res_features=high_res)
