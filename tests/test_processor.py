@@ -113,3 +113,19 @@ def test_save_and_load(processor, tmp_path):
     processor.image_processor.image_size = 512
     processor.save_pretrained(tmp_path)
     assert Sam2Processor.from_pretrained(tmp_path).image_processor.image_size == 512
+
+
+def test_image_resize_matches_the_official_image_transforms(processor):
+    """The official image predictor resizes with torchvision. torchvision cannot be installed beside
+    the CPU torch of CI, so this runs only where it imports (checked here with torch 2.14.1 +
+    torchvision 0.29.1: identical on five image sizes)."""
+    transforms = pytest.importorskip("torchvision.transforms")
+    official = torch.nn.Sequential(
+        transforms.Resize((1024, 1024)),
+        transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+    )
+    rng = np.random.default_rng(0)
+    for shape in [(480, 640, 3), (300, 200, 3), (1500, 1100, 3)]:
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = official(transforms.ToTensor()(image))
+        assert torch.equal(processor(images=image)["pixel_values"][0], expected)
