@@ -1,13 +1,15 @@
 """The ``sam2-hf`` command line.
 
-Subcommands so far: ``segment`` (an image from clicks or a box) and ``convert`` (any supported
-checkpoint layout to ours). Errors are reported on one line, without a traceback.
+Subcommands so far: ``segment`` (an image from clicks or a box), ``convert`` (any supported
+checkpoint layout to ours) and ``evaluate`` (J&F of mask folders). Errors are reported on one line, without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -104,6 +106,16 @@ def convert(args: argparse.Namespace) -> None:
     print(f"{model_class.__name__} (SAM {model.config.version}, {num_values:,} values) written to {args.output}")
 
 
+def evaluate(args: argparse.Namespace) -> None:
+    from .evaluation import evaluate_folders
+
+    result = evaluate_folders(args.gt_dir, args.pred_dir, num_workers=args.workers)
+    print(result.table())
+    if args.json:
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+        print(f"scores written to {args.json}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sam2-hf", description="SAM 2: segment and track anything in images and videos.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show debug logging")
@@ -127,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--preset", help="force a preset instead of inferring the size from the tensors")
     conv.add_argument("--image-only", action="store_true", help="keep only the image model (drop the memory modules)")
     conv.set_defaults(run=convert)
+
+    ev = commands.add_parser("evaluate", help="J&F of predicted masks against ground truth (DAVIS / SA-V layouts)",
+                             description="Score every video folder of GT_DIR against PRED_DIR. A video folder of PNG "
+                             "frames is scored as DAVIS does, a folder of object folders as SA-V does.")
+    ev.add_argument("gt_dir", help="ground truth: one folder per video")
+    ev.add_argument("pred_dir", help="predictions: one folder per video, same layout and names")
+    ev.add_argument("--json", help="also write the scores as JSON to this file")
+    ev.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel processes (default: %(default)s)")
+    ev.set_defaults(run=evaluate)
     return parser
 
 
