@@ -92,6 +92,14 @@ class Sam2VideoModel(Sam2Model):
             self.no_object_spatial_embedding = nn.Parameter(torch.zeros(1, memory.memory_dim))
         self.post_init()
 
+    def start_session(self, video=None, **options):
+        """Open a :class:`~sam2_hf.inference.VideoSession` on ``video`` (a video file, a folder of
+        frames, a ``(T, H, W, 3)`` array, a list or iterable of frames; ``None`` for a live
+        stream fed with ``push_frame``). ``options`` are the session's keyword arguments."""
+        from ..inference.session import VideoSession  # the session drives the model, not the reverse
+
+        return VideoSession(self, video, **options)
+
     # -- 1. the frame -----------------------------------------------------------------------
 
     def encode_frame(self, pixel_values: torch.Tensor) -> Sam2FrameFeatures:
@@ -124,7 +132,7 @@ class Sam2VideoModel(Sam2Model):
         memory_pos = None
         for features, temporal_index in spatial_memories:
             if memory_pos is None:
-                memory_pos = _sine_encoding(features.shape[1], *features.shape[-2:], features.device).flatten(1).T
+                memory_pos = _sine_encoding(features.shape[1], *features.shape[-2:], features.device)[0].flatten(1).T
             tokens.append(features.flatten(2).transpose(1, 2))
             temporal = self.memory_temporal_encoding[temporal_index].reshape(1, 1, -1)
             positions.append((memory_pos[None] + temporal).expand(features.shape[0], -1, -1))
