@@ -20,10 +20,18 @@ def tiny_config() -> Sam2Config:
             hidden_size=32, num_attention_heads=2, mlp_dim=64, iou_head_hidden_dim=32,
         ),
         memory_config=Sam2MemoryConfig(
-            memory_dim=16, feed_forward_dim=64, fuser_intermediate_dim=64, rope_feat_sizes=(8, 8),
+            memory_dim=16, feed_forward_dim=64, fuser_intermediate_dim=64,
         ),
         image_size=128,
     )
+
+
+def make_objects_visible(model: torch.nn.Module) -> torch.nn.Module:
+    """Random weights predict "no object" about half the time, which blanks every mask (-1024).
+    A positive bias on the object-score head keeps objects present so masks carry signal."""
+    with torch.no_grad():
+        model.mask_decoder.object_score_head.layers[-1].bias.fill_(5.0)
+    return model
 
 
 @pytest.fixture

@@ -166,7 +166,8 @@ class Sam2MemoryConfig(PreTrainedConfig):
         num_maskmem: memory slots a frame attends to (1 for prompted frames + 6 recent frames).
         memory_dim: channels of encoded memories (and of object-pointer tokens).
         num_layers, num_attention_heads, feed_forward_dim, dropout: the memory-attention stack.
-        rope_theta, rope_feat_sizes: the 2-D axial rotary encoding of memory attention.
+        rope_theta: base of the 2-D axial rotary encoding of memory attention (its grid is the
+            image embedding grid, 64x64 at 1024 input).
         fuser_num_layers, fuser_kernel_size, fuser_intermediate_dim, layer_scale_init_value: the
             ConvNeXt blocks fusing mask and image features in the memory encoder.
         mask_downsampler_kernel_size, mask_downsampler_stride, mask_downsampler_total_stride: the
@@ -198,7 +199,6 @@ class Sam2MemoryConfig(PreTrainedConfig):
         feed_forward_dim: int = 2048,
         dropout: float = 0.1,
         rope_theta: float = 10000.0,
-        rope_feat_sizes: list[int] | tuple[int, int] = (64, 64),
         fuser_num_layers: int = 2,
         fuser_kernel_size: int = 7,
         fuser_intermediate_dim: int = 1024,
@@ -227,7 +227,6 @@ class Sam2MemoryConfig(PreTrainedConfig):
         self.feed_forward_dim = feed_forward_dim
         self.dropout = dropout
         self.rope_theta = rope_theta
-        self.rope_feat_sizes = list(rope_feat_sizes)
         self.fuser_num_layers = fuser_num_layers
         self.fuser_kernel_size = fuser_kernel_size
         self.fuser_intermediate_dim = fuser_intermediate_dim

@@ -84,23 +84,20 @@ _TRANSFORMERS_RULES: list[tuple[str, str]] = [
 _TRANSFORMERS_FOURIER_KEYS = ("shared_image_embedding.positional_embedding", "prompt_encoder.shared_embedding.positional_embedding")
 
 
-def _rename(state_dict: dict[str, torch.Tensor], rules: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state_dict.items():
-        new = key
-        for pattern, replacement in rules:
-            new, n = re.subn(pattern, replacement, new)
-            if n:
-                break
-        out[new] = value
-    return out
+def _rename(key: str, rules: list[tuple[str, str]]) -> str:
+    """Apply the first rule that matches ``key``."""
+    for pattern, replacement in rules:
+        new, n = re.subn(pattern, replacement, key)
+        if n:
+            return new
+    return key
 
 
 def official_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Convert the ``model`` dict of an official ``.pt`` to our keys."""
     out = {}
     label_embeddings = {}
-    for key, value in _rename(state_dict, _OFFICIAL_RULES).items():
+    for key, value in ((_rename(k, _OFFICIAL_RULES), v) for k, v in state_dict.items()):
         match = re.fullmatch(r"prompt_encoder\.point_embeddings\.(\d)\.weight", key)
         downsampler = re.fullmatch(r"memory_encoder\.mask_downsampler\.encoder\.(\d+)\.(weight|bias)", key)
         if match:
@@ -121,6 +118,29 @@ def official_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
     return out
 
 
+def transformers_key_map(keys: list[str]) -> dict[str, str]:
+    """Our key for each key of a transformers ``Sam2Model``/``Sam2VideoModel`` state dict (both
+    copies of the Fourier matrix map to the same key)."""
+    renamed = {key: _rename(key.replace(".o_proj.", ".out_proj."), _TRANSFORMERS_RULES) for key in keys}
+    # transformers splits MLPs into proj_in / layers.k / proj_out; ours numbers them all `layers.i`.
+    targets = set(renamed.values())
+    mlp_prefixes = {k.rsplit(".proj_in.", 1)[0] for k in targets if ".proj_in." in k}
+    middle_counts: dict[str, set[int]] = defaultdict(set)
+    for key in targets:
+        match = re.match(r"(.*)\.layers\.(\d+)\.(weight|bias)$", key)
+        if match and match.group(1) in mlp_prefixes:
+            middle_counts[match.group(1)].add(int(match.group(2)))
+    key_map = {}
+    for original, key in renamed.items():
+        match = re.match(r"(.*)\.(proj_in|proj_out|layers\.(\d+))\.(weight|bias)$", key)
+        if match and match.group(1) in mlp_prefixes:
+            prefix, part, middle, kind = match.groups()
+            index = {"proj_in": 0, "proj_out": len(middle_counts[prefix]) + 1}.get(part)
+            key = f"{prefix}.layers.{int(middle) + 1 if index is None else index}.{kind}"
+        key_map[original] = key
+    return key_map
+
+
 def transformers_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Convert a transformers ``Sam2Model``/``Sam2VideoModel`` state dict to our keys."""
     # transformers keeps two copies of the prompt encoder's Fourier matrix (one for the image grid,
@@ -128,27 +148,8 @@ def transformers_to_ours(state_dict: dict[str, torch.Tensor]) -> dict[str, torch
     shared = [state_dict[k] for k in _TRANSFORMERS_FOURIER_KEYS if k in state_dict]
     if len(shared) == 2 and not torch.equal(*shared):
         raise ValueError(f"{' and '.join(_TRANSFORMERS_FOURIER_KEYS)} differ; SAM 2 uses one position encoding for both")
-    renamed = _rename({k.replace(".o_proj.", ".out_proj."): v for k, v in state_dict.items()}, _TRANSFORMERS_RULES)
-    # transformers splits MLPs into proj_in / layers.k / proj_out; ours numbers them all `layers.i`.
-    middle_counts: dict[str, set[int]] = defaultdict(set)
-    for key in renamed:
-        match = re.match(r"(.*)\.layers\.(\d+)\.(weight|bias)$", key)
-        if match and f"{match.group(1)}.proj_in.weight" in renamed:
-            middle_counts[match.group(1)].add(int(match.group(2)))
-    out = {}
-    for key, value in renamed.items():
-        match = re.match(r"(.*)\.(proj_in|proj_out|layers\.(\d+))\.(weight|bias)$", key)
-        if match and f"{match.group(1)}.proj_in.weight" in renamed:
-            prefix, part, middle, kind = match.groups()
-            if part == "proj_in":
-                index = 0
-            elif part == "proj_out":
-                index = len(middle_counts[prefix]) + 1
-            else:
-                index = int(middle) + 1
-            key = f"{prefix}.layers.{index}.{kind}"
-        out[key] = value
-    return out
+    key_map = transformers_key_map(list(state_dict))
+    return {key_map[key]: value for key, value in state_dict.items()}
 
 
 def infer_config(state_dict: dict[str, torch.Tensor]) -> Sam2Config:

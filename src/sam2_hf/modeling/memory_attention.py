@@ -8,11 +8,19 @@ carry no spatial position and get no rotation.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import nn
 
 from ..configuration import Sam2MemoryConfig
 from .layers import Attention
+
+
+@lru_cache(maxsize=16)
+def _rope_cos_sin(head_dim: int, side: int, theta: float, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    angles = axial_rope_angles(head_dim, side, side, theta, device=torch.device(device))
+    return angles.cos(), angles.sin()
 
 
 def axial_rope_angles(head_dim: int, height: int, width: int, theta: float, device=None) -> torch.Tensor:
@@ -36,18 +44,16 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
 class RoPEAttention(Attention):
     """Attention whose queries and (the first ``num_rope_keys``) keys are rotated by position."""
 
-    def __init__(self, *args, theta: float, feat_sizes: tuple[int, int], **kwargs) -> None:
+    def __init__(self, *args, theta: float, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.theta = theta
-        self.feat_sizes = tuple(feat_sizes)
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_rope_exempt_keys: int = 0) -> torch.Tensor:
         q = self.split_heads(self.q_proj(q))
         k = self.split_heads(self.k_proj(k))
         v = self.split_heads(self.v_proj(v))
-        side = int(round(q.shape[-2] ** 0.5))
-        angles = axial_rope_angles(q.shape[-1], side, side, self.theta, device=q.device)
-        cos, sin = angles.cos(), angles.sin()
+        side = int(round(q.shape[-2] ** 0.5))  # queries are a square grid of image tokens
+        cos, sin = _rope_cos_sin(q.shape[-1], side, self.theta, str(q.device))
         q = apply_rope(q, cos, sin)
         num_rope_keys = k.shape[-2] - num_rope_exempt_keys
         if num_rope_keys > 0:
@@ -61,7 +67,7 @@ class RoPEAttention(Attention):
 class MemoryAttentionLayer(nn.Module):
     def __init__(self, config: Sam2MemoryConfig, hidden_size: int) -> None:
         super().__init__()
-        rope = dict(theta=config.rope_theta, feat_sizes=config.rope_feat_sizes, dropout=config.dropout)
+        rope = dict(theta=config.rope_theta, dropout=config.dropout)
         self.self_attn = RoPEAttention(hidden_size, config.num_attention_heads, **rope)
         self.cross_attn_image = RoPEAttention(hidden_size, config.num_attention_heads, kv_dim=config.memory_dim, **rope)
         self.linear1 = nn.Linear(hidden_size, config.feed_forward_dim)
