@@ -168,10 +168,16 @@ def _check(expected, got):
     assert foreground > 0.01, "the masks are empty: the comparison would prove nothing"
 
 
-def test_click_then_track_at_1024(models_1024, frame_folder):
-    official, ours = models_1024
-    actions = SCENARIOS["click then track 22 frames"]
-    _check(run_official(official, frame_folder, actions), run_ours(ours, frame_folder, actions))
+@pytest.fixture(scope="module")
+def ours_click_then_track_1024(models_1024, frame_folder):
+    """Our results of the first scenario, shared by the two references' tests (slow at 1024 px)."""
+    return run_ours(models_1024[1], frame_folder, SCENARIOS["click then track 22 frames"])
+
+
+def test_click_then_track_at_1024(models_1024, frame_folder, ours_click_then_track_1024):
+    official, _ = models_1024
+    expected = run_official(official, frame_folder, SCENARIOS["click then track 22 frames"])
+    _check(expected, ours_click_then_track_1024)
 
 
 @pytest.mark.parametrize("scenario", [s for s in SCENARIOS if s != "click then track 22 frames"])
@@ -193,7 +199,7 @@ def test_corrections_as_conditioning(models_512, frame_folder):
     _check(expected, run_ours(ours, frame_folder, actions, corrections_as_conditioning=True))
 
 
-def test_transformers_click_then_track(models_1024, frame_folder):
+def test_transformers_click_then_track(models_1024, frame_folder, ours_click_then_track_1024):
     from transformers import Sam2VideoConfig, Sam2VideoInferenceSession
     from transformers import Sam2VideoModel as TransformersVideoModel
 
@@ -206,7 +212,7 @@ def test_transformers_click_then_track(models_1024, frame_folder):
     state = ours.state_dict()
     reference.load_state_dict({k: state[v] for k, v in transformers_key_map(list(reference.state_dict())).items()})
 
-    num_frames = 22
+    num_frames = SCENARIOS["click then track 22 frames"][-1][2]
     frames = FolderSource(frame_folder)
     processor = Sam2ImageProcessor()
     video = torch.stack([processor.preprocess(frames.frame(t), resize_mode="video")[0] for t in range(num_frames)])
@@ -223,5 +229,4 @@ def test_transformers_click_then_track(models_1024, frame_folder):
         expected = [(0, [1], video_res(reference(inference_session=session, frame_idx=0).pred_masks))]
         for out in reference.propagate_in_video_iterator(session, max_frame_num_to_track=num_frames - 1):
             expected.append((out.frame_idx, [1], video_res(out.pred_masks)))
-    got = run_ours(ours, frame_folder, [("points", 0, 1, [[80, 90]], [1]), ("propagate", None, num_frames, False)])
-    _check(expected, got)
+    _check(expected, ours_click_then_track_1024)
