@@ -1,7 +1,7 @@
 """The ``sam2-hf`` command line.
 
-Subcommands so far: ``segment`` (an image from clicks or a box), ``convert`` (any supported
-checkpoint layout to ours) and ``evaluate`` (J&F of mask folders). Errors are reported on one line, without a traceback.
+Subcommands so far: ``track`` (objects through a video), ``segment`` (an image from clicks or a
+box), ``convert`` (any supported checkpoint layout to ours) and ``evaluate`` (J&F of mask folders). Errors are reported on one line, without a traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -106,6 +107,74 @@ def convert(args: argparse.Namespace) -> None:
     print(f"{model_class.__name__} (SAM {model.config.version}, {num_values:,} values) written to {args.output}")
 
 
+class _PromptAction(argparse.Action):
+    """``--point`` / ``--box``: kept in order, with the ``--frame`` and ``--obj-id`` given before."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        prompts = list(getattr(namespace, "prompts", None) or [])
+        prompts.append((self.dest, values, namespace.frame, namespace.obj_id))
+        namespace.prompts = prompts
+
+
+def track(args: argparse.Namespace) -> None:
+    from .outputs import IndexedPngWriter, OverlayVideoWriter
+
+    if not args.prompts:
+        raise ValueError("give at least one --point x,y[,label] or --box x0,y0,x1,y1")
+    model = load_model(args.model, Sam2VideoModel)
+    output = Path(args.output)
+    partial = output.parent / f".{output.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        with model.start_session(args.video) as session:
+            first_frame = _add_prompts(session, args.prompts)
+            png = IndexedPngWriter(partial / "masks")
+            before = []  # frames before the first prompt come out backwards: kept until written in order
+            if first_frame > 0:
+                for result in session.propagate(start_frame_idx=first_frame, reverse=True):
+                    png.write(result.frame_idx, result.masks.cpu().numpy(), result.object_ids)
+                    if result.frame_idx < first_frame:
+                        before.append(result)
+            height, width = session.video_size
+            overlay = OverlayVideoWriter(partial / "overlay.mp4", getattr(session.source, "fps", None) or 24, width, height)
+            try:
+                for result in [*reversed(before), *session.propagate(start_frame_idx=first_frame)]:
+                    masks = result.masks.cpu().numpy()
+                    png.write(result.frame_idx, masks, result.object_ids)
+                    overlay.write(session.source.frame(result.frame_idx), masks, result.object_ids)
+            finally:
+                overlay.close()
+        shutil.rmtree(output, ignore_errors=True)
+        partial.rename(output)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    print(f"tracked {len(session.object_ids)} object(s) through {len(list((output / 'masks').iterdir()))} frames; "
+          f"masks in {output / 'masks'}, overlay in {output / 'overlay.mp4'}")
+
+
+def _add_prompts(session, prompts: list) -> int:
+    """Give the session every prompt (clicks of one object on one frame together); returns the
+    first prompted frame."""
+    grouped: dict[tuple[int, int], dict] = {}
+    for kind, value, frame, obj_id in prompts:
+        entry = grouped.setdefault((frame, obj_id), {"points": [], "labels": [], "box": None})
+        if kind == "point":
+            entry["points"].append(value[:2])
+            entry["labels"].append(value[2])
+        elif entry["box"] is not None:
+            raise ValueError(f"object {obj_id} has two boxes on frame {frame}")
+        else:
+            entry["box"] = value
+    for (frame, obj_id), entry in grouped.items():
+        points = entry["points"] or None
+        labels = entry["labels"] or None
+        if entry["box"] is not None:
+            session.add_box(frame, obj_id, entry["box"], points=points, labels=labels)
+        else:
+            session.add_points(frame, obj_id, points, labels)
+    return min(frame for frame, _ in grouped)
+
+
 def evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate_folders
 
@@ -139,6 +208,20 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--preset", help="force a preset instead of inferring the size from the tensors")
     conv.add_argument("--image-only", action="store_true", help="keep only the image model (drop the memory modules)")
     conv.set_defaults(run=convert)
+
+    tr = commands.add_parser("track", help="track objects through a video from clicks or boxes",
+                             description="Track objects from clicks / boxes through a video. Repeat --point and --box; "
+                             "each applies to the --frame and --obj-id given before it. Writes OUTPUT/masks/*.png "
+                             "(one indexed PNG per frame, pixel value = object id) and OUTPUT/overlay.mp4.")
+    tr.add_argument("video", help="video file (mp4, avi, webm, ...) or folder of JPEG/PNG frames")
+    tr.add_argument("--frame", type=int, default=0, help="frame the following prompts are on (default: %(default)s)")
+    tr.add_argument("--obj-id", type=int, default=1, help="object the following prompts belong to (default: %(default)s)")
+    tr.add_argument("--point", dest="point", type=_parse_point, action=_PromptAction,
+                    help="click x,y[,label] in video pixels; label 1 (default) adds, 0 removes")
+    tr.add_argument("--box", dest="box", type=_parse_box, action=_PromptAction, help="box x0,y0,x1,y1 in video pixels")
+    tr.add_argument("--model", help="model folder, Hub id or official .pt (default: random weights, for a dry run)")
+    tr.add_argument("--output", default="outputs/track", help="folder to write (default: %(default)s)")
+    tr.set_defaults(run=track, prompts=[])
 
     ev = commands.add_parser("evaluate", help="J&F of predicted masks against ground truth (DAVIS / SA-V layouts)",
                              description="Score every video folder of GT_DIR against PRED_DIR. A video folder of PNG "

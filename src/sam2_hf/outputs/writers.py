@@ -1,0 +1,67 @@
+"""Writers that stream per-frame results to disk as they arrive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from .overlay import object_colors, overlay_masks, palette
+
+
+def label_map(masks: np.ndarray, object_ids: list[int]) -> np.ndarray:
+    """``(N, H, W)`` bool masks -> ``(H, W)`` uint8 map of object ids (later objects win overlaps)."""
+    if any(not 0 < obj < 256 for obj in object_ids):
+        raise ValueError(f"object ids must be 1..255 to be written as indexed PNGs, got {object_ids}")
+    labels = np.zeros(masks.shape[1:], np.uint8)
+    for mask, obj in zip(masks, object_ids):
+        labels[mask] = obj
+    return labels
+
+
+class IndexedPngWriter:
+    """One palette PNG per frame, pixel value = object id: the DAVIS layout, readable by
+    ``sam2-hf evaluate``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        colors = np.zeros((256, 3), np.uint8)
+        colors[1:] = palette(255)
+        self._palette = colors.flatten().tolist()
+
+    def write(self, frame_idx: int, masks: np.ndarray, object_ids: list[int]) -> Path:
+        image = Image.fromarray(label_map(masks, object_ids), mode="P")
+        image.putpalette(self._palette)
+        path = self.folder / f"{frame_idx:05d}.png"
+        image.save(path)
+        return path
+
+
+class OverlayVideoWriter:
+    """An H.264 (yuv420p, browser-playable) video of the frames with coloured masks."""
+
+    def __init__(self, path: str | Path, fps: float, width: int, height: int) -> None:
+        import av
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._container = av.open(str(self.path), "w")
+        self._stream = self._container.add_stream("libx264", rate=max(1, round(fps)))
+        # yuv420p needs even sizes; odd ones lose their last row / column.
+        self._stream.width, self._stream.height = width - width % 2, height - height % 2
+        self._stream.pix_fmt = "yuv420p"
+
+    def write(self, frame: np.ndarray, masks: np.ndarray, object_ids: list[int]) -> None:
+        import av
+
+        image = overlay_masks(frame, masks, colors=object_colors(object_ids))
+        image = np.ascontiguousarray(image[: self._stream.height, : self._stream.width])
+        for packet in self._stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            self._container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self._stream.encode():
+            self._container.mux(packet)
+        self._container.close()
