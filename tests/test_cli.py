@@ -83,3 +83,61 @@ def test_convert_official_checkpoint(tmp_path):
     reference = predictor.state_dict()
     assert torch.equal(video.state_dict()["memory_encoder.out_proj.weight"], reference["memory_encoder.out_proj.weight"])
     assert isinstance(Sam2Model.from_pretrained(out), Sam2Model)
+
+
+@pytest.fixture
+def clip(tmp_path):
+    av = pytest.importorskip("av")
+    from .inference.test_session import make_frames
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for frame in make_frames(8):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_track_writes_masks_and_overlay(tmp_path, tiny_model_dir, clip):
+    av = pytest.importorskip("av")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        ["sam2-hf", "track", str(clip), "--model", str(tiny_model_dir), "--frame", "3", "--point", "15,20",
+         "--obj-id", "2", "--box", "30,5,60,40", "--output", str(out)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    pngs = sorted((out / "masks").iterdir())
+    assert [p.name for p in pngs] == [f"{t:05d}.png" for t in range(8)]
+    with Image.open(pngs[3]) as first:
+        assert first.mode == "P" and set(np.unique(np.asarray(first))) <= {0, 1, 2}
+    # The PNGs hold what the session gives when driven by hand.
+    session = Sam2VideoModel.from_pretrained(tiny_model_dir).start_session(clip)
+    session.add_points(3, 1, [[15, 20]], [1])
+    session.add_box(3, 2, [30, 5, 60, 40])
+    by_hand = {r.frame_idx: r for r in session.propagate(start_frame_idx=3)}
+    labels = np.asarray(Image.open(pngs[5]))
+    assert np.array_equal(labels == 2, by_hand[5].masks[1].numpy())
+    with av.open(str(out / "overlay.mp4")) as video:
+        assert sum(1 for _ in video.decode(video=0)) == 8
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["missing.mp4", "--point", "1,1"], "video not found"),
+        (["CLIP", "--point", "500,10"], "outside the 64x48"),
+        (["CLIP"], "at least one --point"),
+        (["CLIP", "--frame", "99", "--point", "1,1"], "frame 99 does not exist"),
+    ],
+)
+def test_track_errors_leave_nothing_behind(tmp_path, tiny_model_dir, clip, argv, message):
+    out = tmp_path / "out"
+    argv = [str(clip) if a == "CLIP" else a for a in argv]
+    result = subprocess.run(["sam2-hf", "track", *argv, "--model", str(tiny_model_dir), "--output", str(out)],
+                            capture_output=True, text=True)
+    assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in result.stderr
+    assert not out.exists() and not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
