@@ -9,6 +9,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForMaskGeneration
 from .configuration import PRESETS, Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VisionConfig
 from .modeling import Sam2ImageFeatures, Sam2ImageSegmentationOutput, Sam2Model, Sam2VideoModel
 from .processing import Sam2ImageProcessor, Sam2Processor
+from .inference import FrameResult, VideoSession
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ AutoModel.register(Sam2Config, Sam2Model, exist_ok=True)
 AutoModelForMaskGeneration.register(Sam2Config, Sam2Model, exist_ok=True)
 
 __all__ = [
+    "FrameResult",
     "PRESETS",
     "Sam2Config",
     "Sam2ImageFeatures",
@@ -28,4 +30,5 @@ __all__ = [
     "Sam2Processor",
     "Sam2VideoModel",
     "Sam2VisionConfig",
+    "VideoSession",
 ]

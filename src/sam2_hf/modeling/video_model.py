@@ -244,7 +244,7 @@ class Sam2VideoModel(Sam2Model):
         pointer = self._gate_pointer(self.object_pointer_proj(token), present.to(token.dtype))
         return Sam2TrackStepOutput(
             low_res_masks=low_res,
-            high_res_masks=self._upsample(low_res),
+            high_res_masks=self.upsample_masks(low_res),
             iou_scores=decoded.iou_scores[rows, best].unsqueeze(1),
             object_pointer=pointer,
             object_score_logits=decoded.object_score_logits,
@@ -271,7 +271,8 @@ class Sam2VideoModel(Sam2Model):
         """Absent objects get the learned no-object pointer."""
         return present * pointer + (1 - present) * self.no_object_pointer
 
-    def _upsample(self, low_res: torch.Tensor) -> torch.Tensor:
+    def upsample_masks(self, low_res: torch.Tensor) -> torch.Tensor:
+        """Low-res logits ``(N, 1, 4h, 4w)`` -> ``(N, 1, S, S)`` as the memory encoder expects."""
         size = self.config.image_size
         return F.interpolate(low_res, size=(size, size), mode="bilinear", align_corners=False)
 
@@ -295,10 +296,6 @@ class Sam2VideoModel(Sam2Model):
             absent = (object_score_logits <= 0).to(memory.dtype)[..., None, None]
             memory = memory + absent * self.no_object_spatial_embedding[..., None, None]
         return memory
-
-    def upsample_masks(self, low_res: torch.Tensor) -> torch.Tensor:
-        """Low-res logits ``(N, 1, 4h, 4w)`` -> ``(N, 1, S, S)`` as the memory encoder expects."""
-        return self._upsample(low_res)
 
 
 @lru_cache(maxsize=8)
