@@ -4,6 +4,7 @@ from pathlib import Path
 
 from .clicks import Click, next_click
 from .metrics import boundary_f_measure, boundary_map, boundary_radius, region_similarity
+from .protocols import interactive, semi_supervised, simulate_clicks
 from .readers import Layout, detect_layout
 from .scoring import EvaluationResult, ObjectScore, VideoScore, evaluate_folders, evaluate_video, score_davis_video, score_sav_object
 
@@ -12,6 +13,6 @@ METRIC_PATH = str(Path(__file__).parent / "j_and_f" / "j_and_f.py")
 
 __all__ = [
     "METRIC_PATH", "Click", "EvaluationResult", "Layout", "ObjectScore", "VideoScore", "boundary_f_measure",
-    "boundary_map", "boundary_radius", "detect_layout", "evaluate_folders", "evaluate_video", "next_click",
-    "region_similarity", "score_davis_video", "score_sav_object",
+    "boundary_map", "boundary_radius", "detect_layout", "evaluate_folders", "evaluate_video", "interactive", "next_click",
+    "region_similarity", "score_davis_video", "score_sav_object", "semi_supervised", "simulate_clicks",
 ]
