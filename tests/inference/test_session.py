@@ -167,6 +167,8 @@ def test_live_stream(model):
     with pytest.raises(ValueError, match="is 32x32 but the video is 64x48"):
         session.push_frame(np.zeros((32, 32, 3), np.uint8))
     assert session.push_frame(frames[0]).frame_idx == 6  # still usable
+    # Re-tracking a pushed stream stops at the newest frame.
+    assert [r.frame_idx for r in session.propagate(start_frame_idx=3)] == [3, 4, 5, 6]
     with pytest.raises(ValueError, match="push_frame is for live streams"):
         model.start_session(frames).push_frame(frames[0])
 

@@ -455,12 +455,14 @@ class VideoSession:
     def _frame_exists(self, frame_idx: int) -> bool:
         if self.num_frames is not None:
             return frame_idx < self.num_frames
+        if frame_idx < self.source.frames_seen:
+            return True
         try:  # a stream: pull until the frame arrives or the stream ends
             with self._source_lock:
                 self.source.frame(frame_idx)
             return True
         except ValueError:
-            if self.source.num_frames is not None:
+            if frame_idx >= self.source.frames_seen:  # not (yet) there: the end for now
                 return False
             raise
 
