@@ -233,3 +233,21 @@ def test_frame_of_another_size_in_a_folder(model, tmp_path):
     session.add_points(0, 1, [[15, 20]], [1])
     with pytest.raises(ValueError, match="frame 3 is 20x20 but the video is 64x48"):
         track(session)
+
+
+def test_output_store_reads_past_frames_back(model, frames, tmp_path):
+    session = model.start_session(frames, output_store=tmp_path / "store")
+    session.add_points(0, 1, [[15, 20]], [1])
+    session.add_box(0, 2, [30, 5, 60, 40])
+    streamed = {r.frame_idx: r for r in track(session)}
+    assert session.output_store.frames() == list(range(T))
+    for t in (0, 4, T - 1):
+        stored = session.stored_result(t)
+        assert stored.object_ids == [1, 2]
+        # Logits are kept in float16: masks agree except where a logit is within rounding of 0.
+        assert (stored.masks == streamed[t].masks).float().mean() > 0.999
+        torch.testing.assert_close(stored.mask_logits, streamed[t].mask_logits, rtol=1e-2, atol=1e-2)
+    with pytest.raises(ValueError, match="output_store=FOLDER"):
+        model.start_session(frames).stored_result(0)
+    with pytest.raises(ValueError, match="no stored result for frame 99"):
+        session.stored_result(99)

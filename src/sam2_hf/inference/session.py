@@ -15,6 +15,7 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from threading import Lock
 from typing import Any
 
@@ -27,6 +28,7 @@ from ..modeling.video_model import NO_OBJECT_SCORE, Sam2FrameFeatures, Sam2Memor
 from ..processing.image_processor import Sam2ImageProcessor
 from ..processing.video_reader import StreamSource, open_video
 from .memory_bank import FrameMemory, ObjectMemoryBank, select_object_pointers, select_spatial_memories
+from .output_store import OutputStore
 from .postprocess import fill_holes, keep_only_top_object, remove_sprinkles
 from .tracked_frames import TrackedFrames
 
@@ -96,6 +98,8 @@ class VideoSession:
             those near the frame being tracked and near prompted frames.
         mask_threshold: logit above which a pixel is in the mask.
         prefetch: decode and preprocess the next frame in a background thread while tracking.
+        output_store: a folder where every frame's latest result is written as it is produced;
+            :meth:`stored_result` reads a past frame back (results are otherwise only streamed).
     """
 
     def __init__(
@@ -113,6 +117,7 @@ class VideoSession:
         keep_all_memories: bool = False,
         mask_threshold: float | None = None,
         prefetch: bool = True,
+        output_store: str | Path | None = None,
     ) -> None:
         self.model = model.eval()
         config = model.config
@@ -136,6 +141,7 @@ class VideoSession:
         self._source_lock = Lock()
         self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sam2-prefetch") if prefetch else None
         self._prefetched: dict[int, Future] = {}
+        self.output_store = OutputStore(output_store) if output_store is not None else None
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -504,8 +510,8 @@ class VideoSession:
         return remove_sprinkles(low_res, self.remove_sprinkle_area)
 
     def _result(self, frame_idx: int) -> FrameResult:
+        """The latest masks of every object on a frame (saved to the output store, if any)."""
         object_ids = self.object_ids
-        height, width = self.video_size
         device = self.model.device
         size = 4 * self.config.image_embedding_size
         low_res, scores = [], []
@@ -518,13 +524,27 @@ class VideoSession:
                 low_res.append(entry.low_res_masks.to(device))
                 scores.append(entry.object_score_logits.reshape(1).to(device).float())
         if not object_ids:
-            empty = torch.zeros(0, height, width, device=device)
-            return FrameResult(frame_idx, [], empty, empty.bool(), torch.zeros(0, device=device))
-        logits = F.interpolate(torch.cat(low_res).float(), size=(height, width), mode="bilinear", align_corners=False)
+            return self._frame_result(frame_idx, [], torch.zeros(0, 1, size, size, device=device), torch.zeros(0, device=device))
+        low_res, scores = torch.cat(low_res).float(), torch.cat(scores)
+        if self.output_store is not None:
+            self.output_store.save(frame_idx, object_ids, low_res, scores)
+        return self._frame_result(frame_idx, object_ids, low_res, scores)
+
+    def stored_result(self, frame_idx: int) -> FrameResult:
+        """A past frame's result read back from the output store (``output_store=`` option)."""
+        if self.output_store is None:
+            raise ValueError("this session keeps no results: open it with output_store=FOLDER")
+        object_ids, low_res, scores = self.output_store.load(frame_idx)
+        return self._frame_result(frame_idx, object_ids, low_res.to(self.model.device), scores.to(self.model.device))
+
+    def _frame_result(self, frame_idx: int, object_ids: list[int], low_res: torch.Tensor, scores: torch.Tensor) -> FrameResult:
+        """Low-res logits ``(N, 1, s, s)`` -> a result at the video's resolution."""
+        height, width = self.video_size
+        logits = F.interpolate(low_res, size=(height, width), mode="bilinear", align_corners=False)
         if self.non_overlap_masks:
             logits = keep_only_top_object(logits)
         logits = logits[:, 0]
-        return FrameResult(frame_idx, object_ids, logits, logits > self.mask_threshold, torch.cat(scores))
+        return FrameResult(frame_idx, object_ids, logits, logits > self.mask_threshold, scores)
 
     @contextlib.contextmanager
     def _inference(self):
