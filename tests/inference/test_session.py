@@ -169,8 +169,9 @@ def test_live_stream(model):
     assert session.push_frame(frames[0]).frame_idx == 6  # still usable
     # Re-tracking a pushed stream stops at the newest frame.
     assert [r.frame_idx for r in session.propagate(start_frame_idx=3)] == [3, 4, 5, 6]
-    with pytest.raises(ValueError, match="push_frame is for live streams"):
-        model.start_session(frames).push_frame(frames[0])
+    for video in (frames, iter(list(frames))):  # frames from a file, an array or an iterator
+        with pytest.raises(ValueError, match="push_frame is for live streams"):
+            model.start_session(video).push_frame(frames[0])
 
 
 def test_iterator_with_unknown_length(model):

@@ -237,7 +237,7 @@ class VideoSession:
     def push_frame(self, frame: Any) -> FrameResult:
         """Append the next frame of a live stream (a session started with no video) and track
         every prompted object on it. Before any prompt the result has no objects."""
-        if not isinstance(self.source, StreamSource) or self.source.num_frames is not None:
+        if not isinstance(self.source, StreamSource) or not self.source.is_live:
             raise ValueError("push_frame is for live streams: start the session with no video")
         with self._source_lock:
             frame_idx = self.source.append(frame)

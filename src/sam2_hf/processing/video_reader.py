@@ -222,6 +222,11 @@ class StreamSource(FrameSource):
     def frames_seen(self) -> int:
         return self._count
 
+    @property
+    def is_live(self) -> bool:
+        """Fed with :meth:`append` only (no iterator to pull from)."""
+        return self._iterator is None
+
     def append(self, frame: Any) -> int:
         """Add the next frame; returns its index."""
         image = to_rgb_uint8(frame)
