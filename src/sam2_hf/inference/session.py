@@ -495,7 +495,7 @@ class VideoSession:
         if outside.any():
             x, y = points[outside][0].tolist()
             raise ValueError(f"point ({x:g}, {y:g}) lies outside the {width}x{height} (WxH) video")
-        return points / torch.tensor([width, height], dtype=torch.float32) * self.config.image_size
+        return self.processor.map_coordinates(points, (height, width))
 
     def _existing(self, obj_id: int) -> _TrackedObject:
         obj = self._objects.get(obj_id)
