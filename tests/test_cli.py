@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -10,6 +11,7 @@ from PIL import Image
 
 from sam2_hf import Sam2Model, Sam2VideoModel
 from sam2_hf.cli import main
+from sam2_hf.outputs import decode_rle
 
 from .conftest import tiny_config
 
@@ -113,6 +115,8 @@ def test_track_writes_masks_and_overlay(tmp_path, tiny_model_dir, clip):
     assert [p.name for p in pngs] == [f"{t:05d}.png" for t in range(8)]
     with Image.open(pngs[3]) as first:
         assert first.mode == "P" and set(np.unique(np.asarray(first))) <= {0, 1, 2}
+        colors = np.asarray(first.getpalette()[:9]).reshape(3, 3)
+        assert (colors[0] == 0).all() and len({tuple(c) for c in colors}) == 3  # background black, objects distinct
     # The PNGs hold what the session gives when driven by hand.
     session = Sam2VideoModel.from_pretrained(tiny_model_dir).start_session(clip)
     session.add_points(3, 1, [[15, 20]], [1])
@@ -122,6 +126,36 @@ def test_track_writes_masks_and_overlay(tmp_path, tiny_model_dir, clip):
     assert np.array_equal(labels == 2, by_hand[5].masks[1].numpy())
     with av.open(str(out / "overlay.mp4")) as video:
         assert sum(1 for _ in video.decode(video=0)) == 8
+    # masklets.json: SA-V layout, every frame, RLEs decoding to exactly the PNGs' masks.
+    masklets = json.loads((out / "masklets.json").read_text())
+    assert masklets["masklet_id"] == [1, 2] and masklets["masklet_frame_indices"] == list(range(8))
+    assert masklets["masklet_edited_frame_count"] == [1, 1] and masklets["video_height"] == 48
+    for t, row in enumerate(masklets["masklet"]):
+        labels = np.asarray(Image.open(pngs[t]))
+        for obj, rle in zip([1, 2], row):
+            assert rle["size"] == [48, 64]
+            decoded = decode_rle(rle)
+            # The PNG gives an overlapped pixel to the later object; the RLE keeps every object whole.
+            assert decoded[labels == obj].all() and not decoded[labels == 0].any()
+
+
+def test_auto_tracks_every_object_found(tmp_path, tiny_model_dir, clip):
+    out = tmp_path / "auto"
+    result = subprocess.run(
+        ["sam2-hf", "auto", str(clip), "--model", str(tiny_model_dir), "--points-per-side", "3", "--pred-iou-thresh", "0",
+         "--stability-score-thresh", "0", "--max-objects", "2", "--output", str(out)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    masklets = json.loads((out / "masklets.json").read_text())
+    assert 1 <= masklets["masklet_num"] <= 2 and masklets["masklet_type"][0] == "auto"
+    assert len(list((out / "masks").iterdir())) == 8
+
+
+@pytest.mark.parametrize("command", ["train", "benchmark", "demo"])
+def test_placeholders_say_so(command):
+    result = subprocess.run(["sam2-hf", command], capture_output=True, text=True)
+    assert result.returncode == 2 and "not available" in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -131,11 +165,22 @@ def test_track_writes_masks_and_overlay(tmp_path, tiny_model_dir, clip):
         (["CLIP", "--point", "500,10"], "outside the 64x48"),
         (["CLIP"], "at least one --point"),
         (["CLIP", "--frame", "99", "--point", "1,1"], "frame 99 does not exist"),
+        (["EMPTY_DIR", "--point", "1,1"], "holds no JPEG or PNG frame"),
+        (["CLIP", "--mask", "MASK_A", "--mask", "MASK_B"], "object 1 is prompted twice on frame 0 with conflicting masks"),
+        (["CLIP", "--mask", "MASK_SMALL"], "a mask must have the video's shape (48, 64)"),
+        (["CLIP", "--mask", "missing.png"], "mask file not found"),
     ],
 )
 def test_track_errors_leave_nothing_behind(tmp_path, tiny_model_dir, clip, argv, message):
     out = tmp_path / "out"
-    argv = [str(clip) if a == "CLIP" else a for a in argv]
+    (tmp_path / "empty").mkdir()
+    masks = {"MASK_A": (48, 64, 0), "MASK_B": (48, 64, 20), "MASK_SMALL": (10, 10, 0)}
+    for name, (height, width, left) in masks.items():
+        mask = np.zeros((height, width), np.uint8)
+        mask[5:9, left + 2 : left + 6] = 255
+        Image.fromarray(mask).save(tmp_path / f"{name}.png")
+    paths = {"CLIP": str(clip), "EMPTY_DIR": str(tmp_path / "empty"), **{k: str(tmp_path / f"{k}.png") for k in masks}}
+    argv = [paths.get(a, a) for a in argv]
     result = subprocess.run(["sam2-hf", "track", *argv, "--model", str(tiny_model_dir), "--output", str(out)],
                             capture_output=True, text=True)
     assert result.returncode == 2 and message in result.stderr.strip().splitlines()[-1]

@@ -1,7 +1,8 @@
 """sam2_hf: SAM 2 (Segment Anything in Images and Videos) as a Hugging Face-style package.
 
 Importing the package registers its config and models with transformers' Auto classes, so
-``AutoModel.from_pretrained(folder)`` works on folders saved by this package.
+``AutoModel.from_pretrained(folder)`` works on folders saved by this package, and its tasks with
+``pipeline()``: ``pipeline("video-mask-generation", model=...)`` and ``"image-mask-generation"``.
 """
 
 from transformers import AutoConfig, AutoModel, AutoModelForMaskGeneration
@@ -10,15 +11,18 @@ from .configuration import PRESETS, Sam2Config, Sam2MaskDecoderConfig, Sam2Memor
 from .modeling import Sam2ImageFeatures, Sam2ImageSegmentationOutput, Sam2Model, Sam2VideoModel
 from .processing import Sam2ImageProcessor, Sam2Processor
 from .inference import FrameResult, VideoSession
+from .pipelines import ImageMaskGenerationPipeline, VideoMaskGenerationPipeline, register_pipelines
 
 __version__ = "0.1.0"
 
 AutoConfig.register(Sam2Config.model_type, Sam2Config, exist_ok=True)
 AutoModel.register(Sam2Config, Sam2Model, exist_ok=True)
 AutoModelForMaskGeneration.register(Sam2Config, Sam2Model, exist_ok=True)
+register_pipelines()
 
 __all__ = [
     "FrameResult",
+    "ImageMaskGenerationPipeline",
     "PRESETS",
     "Sam2Config",
     "Sam2ImageFeatures",
@@ -30,5 +34,6 @@ __all__ = [
     "Sam2Processor",
     "Sam2VideoModel",
     "Sam2VisionConfig",
+    "VideoMaskGenerationPipeline",
     "VideoSession",
 ]

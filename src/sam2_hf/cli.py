@@ -1,7 +1,10 @@
 """The ``sam2-hf`` command line.
 
-Subcommands so far: ``track`` (objects through a video), ``segment`` (an image from clicks or a
-box), ``convert`` (any supported checkpoint layout to ours) and ``evaluate`` (J&F of mask folders). Errors are reported on one line, without a traceback.
+Subcommands: ``track`` (objects through a video from clicks, boxes or masks), ``auto`` (every
+object of a frame, tracked), ``segment`` (an image from clicks or a box), ``convert`` (any
+supported checkpoint layout to ours) and ``evaluate`` (J&F of mask folders); ``train``,
+``benchmark`` and ``demo`` are placeholders until their issues land. Errors are reported on one
+line, without a traceback.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from .configuration import Sam2Config
 from .model_card import write_model_card
 from .modeling import Sam2Model, Sam2VideoModel
 from .outputs import overlay_masks
-from .processing import Sam2Processor, to_rgb_uint8
+from .processing import Sam2Processor
 
 logger = logging.getLogger("sam2_hf")
 
@@ -62,37 +65,33 @@ def load_model(source: str | None, model_class: type[Sam2Model] = Sam2Model, pre
     return model_class.from_pretrained(source).eval()
 
 
+def _device(args: argparse.Namespace) -> torch.device:
+    if args.device:
+        return torch.device(args.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _dtype(name: str | None) -> torch.dtype | None:
+    return None if name in (None, "float32") else getattr(torch, name)
+
+
 def segment(args: argparse.Namespace) -> None:
-    image_path = Path(args.image)
-    if not image_path.is_file():
-        raise ValueError(f"image not found: {image_path}")
-    try:
-        image = to_rgb_uint8(Image.open(image_path))
-    except OSError as error:
-        raise ValueError(f"cannot read {image_path} as an image: {error}") from None
+    from .pipelines import ImageMaskGenerationPipeline
+    from .pipelines.image_mask_generation import load_image
+
+    image = load_image(args.image)
     if not args.point and not args.box:
         raise ValueError("give at least one --point x,y[,label] or a --box x0,y0,x1,y1")
-    model = load_model(args.model)
-    processor = Sam2Processor.from_config(model.config)
-    prompts = {}
-    if args.point:
-        prompts["input_points"] = [[[[x, y] for x, y, _ in args.point]]]
-        prompts["input_labels"] = [[[label for _, _, label in args.point]]]
-    if args.box:
-        prompts["input_boxes"] = [[args.box]]
-    inputs = processor(images=image, **prompts)
-    # One click is ambiguous: ask for three masks and keep the best, as the reference does.
-    multimask = len(args.point or []) <= 1 and not args.box
-    with torch.no_grad():
-        outputs = model(**{k: v for k, v in inputs.items() if k != "original_sizes"}, multimask_output=multimask)
-    best = int(outputs.iou_scores[0, 0].argmax())
-    mask = processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"])[0][0, best].numpy()
+    pipe = ImageMaskGenerationPipeline(model=load_model(args.model), device=_device(args))
+    points = [[x, y] for x, y, _ in args.point] if args.point else None
+    labels = [label for _, _, label in args.point] if args.point else None
+    result = pipe(image, points=points, labels=labels, box=args.box)
+    mask, score = result["masks"][0], float(result["scores"][0])
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(overlay_masks(image, mask[None])).save(output)
     if args.mask_output:
         Image.fromarray((mask * 255).astype(np.uint8)).save(args.mask_output)
-    score = float(outputs.iou_scores[0, 0, best])
     print(f"mask of {int(mask.sum())} pixels ({mask.mean():.1%} of the image), predicted IoU {score:.3f}; overlay written to {output}")
 
 
@@ -108,71 +107,76 @@ def convert(args: argparse.Namespace) -> None:
 
 
 class _PromptAction(argparse.Action):
-    """``--point`` / ``--box``: kept in order, with the ``--frame`` and ``--obj-id`` given before."""
+    """``--point`` / ``--box`` / ``--mask``: kept in order, with the ``--frame`` and ``--obj-id``
+    given before."""
 
     def __call__(self, parser, namespace, values, option_string=None):
         prompts = list(getattr(namespace, "prompts", None) or [])
-        prompts.append((self.dest, values, namespace.frame, namespace.obj_id))
+        prompts.append({"frame": namespace.frame, "object_id": namespace.obj_id, self.dest: values})
         namespace.prompts = prompts
 
 
-def track(args: argparse.Namespace) -> None:
-    from .outputs import IndexedPngWriter, OverlayVideoWriter
+def _read_mask(path: str) -> np.ndarray:
+    """A mask prompt from an image file: non-zero pixels are the object."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"mask file not found: {file}")
+    try:
+        return np.asarray(Image.open(file).convert("L")) > 0
+    except OSError as error:
+        raise ValueError(f"cannot read {file} as an image: {error}") from None
 
+
+def _cli_prompts(prompts: list[dict]) -> list[dict]:
+    """argparse values -> the pipeline's prompt dicts (``point`` -> ``points`` + ``labels``)."""
+    converted = []
+    for prompt in prompts:
+        prompt = dict(prompt)
+        if "point" in prompt:
+            x, y, label = prompt.pop("point")
+            prompt.update(points=[[x, y]], labels=[label])
+        if "mask" in prompt:
+            prompt["mask"] = _read_mask(prompt["mask"])
+        converted.append(prompt)
+    return converted
+
+
+def track(args: argparse.Namespace) -> None:
     if not args.prompts:
-        raise ValueError("give at least one --point x,y[,label] or --box x0,y0,x1,y1")
+        raise ValueError("give at least one --point x,y[,label], --box x0,y0,x1,y1 or --mask FILE")
+    prompts = _cli_prompts(args.prompts)
+    _run_video_job(args, prompts=prompts, masklet_type="predicted")
+
+
+def auto(args: argparse.Namespace) -> None:
+    options = {"points_per_side": args.points_per_side, "pred_iou_thresh": args.pred_iou_thresh,
+               "stability_score_thresh": args.stability_score_thresh, "box_nms_thresh": args.box_nms_thresh,
+               "max_objects": args.max_objects, "start_frame": args.frame}
+    _run_video_job(args, prompts=None, masklet_type="auto", **options)
+
+
+def _run_video_job(args: argparse.Namespace, prompts: list[dict] | None, masklet_type: str, **options) -> None:
+    """Track with the pipeline and write masks/, masklets.json and overlay.mp4 while streaming.
+    Everything goes to a hidden folder first, renamed to ``--output`` only once complete."""
+    from .outputs import write_video_outputs
+    from .pipelines import VideoMaskGenerationPipeline
+
     model = load_model(args.model, Sam2VideoModel)
+    pipe = VideoMaskGenerationPipeline(model=model, device=_device(args))
+    results = pipe(args.video, prompts=prompts, dtype=_dtype(args.dtype), max_frames=args.max_frames, **options)
     output = Path(args.output)
     partial = output.parent / f".{output.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     try:
-        with model.start_session(args.video) as session:
-            first_frame = _add_prompts(session, args.prompts)
-            png = IndexedPngWriter(partial / "masks")
-            before = []  # frames before the first prompt come out backwards: kept until written in order
-            if first_frame > 0:
-                for result in session.propagate(start_frame_idx=first_frame, reverse=True):
-                    png.write(result.frame_idx, result.masks.cpu().numpy(), result.object_ids)
-                    if result.frame_idx < first_frame:
-                        before.append(result)
-            height, width = session.video_size
-            overlay = OverlayVideoWriter(partial / "overlay.mp4", getattr(session.source, "fps", None) or 24, width, height)
-            try:
-                for result in [*reversed(before), *session.propagate(start_frame_idx=first_frame)]:
-                    masks = result.masks.cpu().numpy()
-                    png.write(result.frame_idx, masks, result.object_ids)
-                    overlay.write(session.source.frame(result.frame_idx), masks, result.object_ids)
-            finally:
-                overlay.close()
+        with pipe.session as session:
+            prompted = [(frame, obj) for obj, frames in session.prompted_frames().items() for frame in frames]
+            num_frames = write_video_outputs(results, partial, session.source, Path(str(args.video)).stem, masklet_type, prompted)
         shutil.rmtree(output, ignore_errors=True)
         partial.rename(output)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-    print(f"tracked {len(session.object_ids)} object(s) through {len(list((output / 'masks').iterdir()))} frames; "
-          f"masks in {output / 'masks'}, overlay in {output / 'overlay.mp4'}")
-
-
-def _add_prompts(session, prompts: list) -> int:
-    """Give the session every prompt (clicks of one object on one frame together); returns the
-    first prompted frame."""
-    grouped: dict[tuple[int, int], dict] = {}
-    for kind, value, frame, obj_id in prompts:
-        entry = grouped.setdefault((frame, obj_id), {"points": [], "labels": [], "box": None})
-        if kind == "point":
-            entry["points"].append(value[:2])
-            entry["labels"].append(value[2])
-        elif entry["box"] is not None:
-            raise ValueError(f"object {obj_id} has two boxes on frame {frame}")
-        else:
-            entry["box"] = value
-    for (frame, obj_id), entry in grouped.items():
-        points = entry["points"] or None
-        labels = entry["labels"] or None
-        if entry["box"] is not None:
-            session.add_box(frame, obj_id, entry["box"], points=points, labels=labels)
-        else:
-            session.add_points(frame, obj_id, points, labels)
-    return min(frame for frame, _ in grouped)
+    print(f"tracked {len(session.object_ids)} object(s) through {num_frames} frames; masks in {output / 'masks'}, "
+          f"masklets in {output / 'masklets.json'}, overlay in {output / 'overlay.mp4'}")
 
 
 def evaluate(args: argparse.Namespace) -> None:
@@ -199,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--model", help="model folder, Hub id or official .pt (default: random weights, for a dry run)")
     seg.add_argument("--output", default="segment_overlay.png", help="overlay PNG to write (default: %(default)s)")
     seg.add_argument("--mask-output", help="also write the binary mask as a PNG")
+    seg.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     seg.set_defaults(run=segment)
 
     conv = commands.add_parser("convert", help="convert an official .pt or transformers checkpoint to sam2_hf",
@@ -209,19 +214,31 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("--image-only", action="store_true", help="keep only the image model (drop the memory modules)")
     conv.set_defaults(run=convert)
 
-    tr = commands.add_parser("track", help="track objects through a video from clicks or boxes",
-                             description="Track objects from clicks / boxes through a video. Repeat --point and --box; "
-                             "each applies to the --frame and --obj-id given before it. Writes OUTPUT/masks/*.png "
-                             "(one indexed PNG per frame, pixel value = object id) and OUTPUT/overlay.mp4.")
-    tr.add_argument("video", help="video file (mp4, avi, webm, ...) or folder of JPEG/PNG frames")
+    tr = commands.add_parser("track", help="track objects through a video from clicks, boxes or masks",
+                             description="Track objects through a video. Repeat --point, --box and --mask; each "
+                             "applies to the --frame and --obj-id given before it. Writes OUTPUT/masks/*.png (one "
+                             "indexed PNG per frame, pixel value = object id), OUTPUT/masklets.json (SA-V-style COCO "
+                             "RLE) and OUTPUT/overlay.mp4.")
+    _video_job_arguments(tr, "outputs/track")
     tr.add_argument("--frame", type=int, default=0, help="frame the following prompts are on (default: %(default)s)")
     tr.add_argument("--obj-id", type=int, default=1, help="object the following prompts belong to (default: %(default)s)")
     tr.add_argument("--point", dest="point", type=_parse_point, action=_PromptAction,
                     help="click x,y[,label] in video pixels; label 1 (default) adds, 0 removes")
     tr.add_argument("--box", dest="box", type=_parse_box, action=_PromptAction, help="box x0,y0,x1,y1 in video pixels")
-    tr.add_argument("--model", help="model folder, Hub id or official .pt (default: random weights, for a dry run)")
-    tr.add_argument("--output", default="outputs/track", help="folder to write (default: %(default)s)")
+    tr.add_argument("--mask", dest="mask", action=_PromptAction, help="image file whose non-zero pixels are the object")
     tr.set_defaults(run=track, prompts=[])
+
+    au = commands.add_parser("auto", help="find every object on a frame and track them all (automatic masklets)",
+                             description="Prompt a grid of clicks on --frame, keep the confident, distinct masks and "
+                             "track each through the video. Writes the same files as `track`.")
+    _video_job_arguments(au, "outputs/auto")
+    au.add_argument("--frame", type=int, default=0, help="frame to find objects on (default: %(default)s)")
+    au.add_argument("--points-per-side", type=int, default=32, help="grid of N x N clicks (default: %(default)s)")
+    au.add_argument("--pred-iou-thresh", type=float, default=0.8, help="minimum predicted IoU (default: %(default)s)")
+    au.add_argument("--stability-score-thresh", type=float, default=0.95, help="minimum stability score (default: %(default)s)")
+    au.add_argument("--box-nms-thresh", type=float, default=0.7, help="box IoU for duplicate removal (default: %(default)s)")
+    au.add_argument("--max-objects", type=int, default=32, help="track at most this many objects (default: %(default)s)")
+    au.set_defaults(run=auto)
 
     ev = commands.add_parser("evaluate", help="J&F of predicted masks against ground truth (DAVIS / SA-V layouts)",
                              description="Score every video folder of GT_DIR against PRED_DIR. A video folder of PNG "
@@ -231,7 +248,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", help="also write the scores as JSON to this file")
     ev.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel processes (default: %(default)s)")
     ev.set_defaults(run=evaluate)
+
+    for name, summary, issue in (("train", "fine-tune on SA-V-format data with Accelerate", "fine-tuning"),
+                                 ("benchmark", "speed and memory next to the reference implementations", "performance"),
+                                 ("demo", "the click-to-track Gradio app", "demo")):
+        placeholder = commands.add_parser(name, help=f"{summary} (not available yet)",
+                                          description=f"Not available yet: the {issue} issue brings it.")
+        placeholder.set_defaults(run=_not_available)
     return parser
+
+
+def _video_job_arguments(parser: argparse.ArgumentParser, default_output: str) -> None:
+    parser.add_argument("video", help="video file (mp4, avi, webm, ...) or folder of JPEG/PNG frames")
+    parser.add_argument("--model", help="model folder, Hub id or official .pt (default: random weights, for a dry run)")
+    parser.add_argument("--output", default=default_output, help="folder to write (default: %(default)s)")
+    parser.add_argument("--max-frames", type=int, help="track at most this many frames in each direction")
+    parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                        help="compute dtype under autocast (default: %(default)s)")
+
+
+def _not_available(args: argparse.Namespace) -> None:
+    raise ValueError(f"`sam2-hf {args.command}` is not available in this version yet")
 
 
 def main(argv: list[str] | None = None) -> int:

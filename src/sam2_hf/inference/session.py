@@ -159,6 +159,10 @@ class VideoSession:
     def object_ids(self) -> list[int]:
         return sorted(self._objects)
 
+    def prompted_frames(self) -> dict[int, list[int]]:
+        """The frames each object has prompts on, by object id."""
+        return {obj_id: sorted(obj.prompts) for obj_id, obj in sorted(self._objects.items())}
+
     def add_points(
         self, frame_idx: int, obj_id: int, points: Any, labels: Any, clear_old_points: bool = True
     ) -> FrameResult:

@@ -1,6 +1,20 @@
 """Turning masks into things people look at or store."""
 
+from .masklets import MaskletJsonWriter
 from .overlay import object_colors, overlay_masks, palette
-from .writers import IndexedPngWriter, OverlayVideoWriter, label_map
+from .rle import decode_rle, encode_rle
+from .writers import IndexedPngWriter, OverlayVideoWriter, in_frame_order, label_map, write_video_outputs
 
-__all__ = ["IndexedPngWriter", "OverlayVideoWriter", "label_map", "object_colors", "overlay_masks", "palette"]
+__all__ = [
+    "IndexedPngWriter",
+    "MaskletJsonWriter",
+    "OverlayVideoWriter",
+    "decode_rle",
+    "encode_rle",
+    "in_frame_order",
+    "label_map",
+    "object_colors",
+    "overlay_masks",
+    "palette",
+    "write_video_outputs",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +66,55 @@ class OverlayVideoWriter:
         for packet in self._stream.encode():
             self._container.mux(packet)
         self._container.close()
+
+
+def in_frame_order(results: Iterable[dict]) -> Iterator[dict]:
+    """Re-order a stream whose first stretch runs backwards (the pipeline's ``direction="both"``)
+    into increasing frame order. The backward stretch is held as bit-packed masks (1 bit per
+    pixel) until the stream turns forward; from then on results pass straight through."""
+    iterator = iter(results)
+    held: list[dict] = []
+    for result in iterator:
+        if held and result["frame_idx"] > held[-1]["frame_idx"]:
+            yield from (_unpack(r) for r in reversed(held))
+            yield result
+            yield from iterator
+            return
+        held.append(_pack(result))
+    yield from (_unpack(r) for r in reversed(held))
+
+
+def _pack(result: dict) -> dict:
+    return {**result, "masks": np.packbits(result["masks"], axis=-1), "width": result["masks"].shape[-1]}
+
+
+def _unpack(result: dict) -> dict:
+    packed = dict(result)
+    width = packed.pop("width")
+    packed["masks"] = np.unpackbits(packed["masks"], axis=-1, count=width).astype(bool)
+    return packed
+
+
+def write_video_outputs(results: Iterable[dict], folder: Path, source, video_id: str, masklet_type: str,
+                        prompted: Iterable[tuple[int, int]] = ()) -> int:
+    """Stream pipeline results into ``folder``: ``masks/NNNNN.png`` (DAVIS layout),
+    ``masklets.json`` (SA-V style RLE) and ``overlay.mp4``. Returns the number of frames written."""
+    from .masklets import MaskletJsonWriter
+
+    png = IndexedPngWriter(folder / "masks")
+    masklets = MaskletJsonWriter(folder / "masklets.json", video_id, source.height, source.width,
+                                 getattr(source, "fps", None), masklet_type)
+    for frame_idx, object_id in prompted:
+        masklets.mark_prompted(frame_idx, object_id)
+    overlay = OverlayVideoWriter(folder / "overlay.mp4", getattr(source, "fps", None) or 24, source.width, source.height)
+    count = 0
+    try:
+        for result in in_frame_order(results):
+            png.write(result["frame_idx"], result["masks"], result["object_ids"])
+            masklets.write(result["frame_idx"], result["masks"], result["object_ids"])
+            overlay.write(source.frame(result["frame_idx"]), result["masks"], result["object_ids"])
+            count += 1
+    finally:
+        overlay.close()
+    masklets.close()
+    return count
