@@ -11,7 +11,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel
 
-from sam2_hf import Sam2Config, Sam2Model, Sam2VideoModel
+from sam2_hf import Sam2Model, Sam2VideoModel
 
 
 def _outputs(model, config):

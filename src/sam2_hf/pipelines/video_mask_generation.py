@@ -100,7 +100,9 @@ class VideoMaskGenerationPipeline(Pipeline):
     ``max_objects``) finds and tracks every object of the start frame.
 
     After a call, ``pipe.session`` is the open session: call ``pipe(prompts=[...])`` with no
-    video to add corrective clicks to it and track again.
+    video to add corrective clicks to it and track again. Corrected frames become conditioning
+    frames (``corrections_as_conditioning=True``, unlike the official predictor's default, which
+    would overwrite a correction on a tracked frame when it tracks again).
     """
 
     _load_processor = False
@@ -145,6 +147,9 @@ class VideoMaskGenerationPipeline(Pipeline):
             if self.session is not None:
                 self.session.close()
                 self.session = None
+            # A click on an already tracked frame must survive the next propagation: keep corrected
+            # frames as conditioning frames (the official predictor's default would re-track them).
+            options.setdefault("corrections_as_conditioning", True)
             session = VideoSession(self.model, video, **options)
         try:
             if prompts:
