@@ -53,7 +53,9 @@ class MaskletJsonWriter:
         """Count ``frame_idx`` as a frame a person (or the automatic stage) prompted ``object_id``."""
         self._edited.setdefault(object_id, set()).add(frame_idx)
 
-    def to_dict(self) -> dict:
+    def to_dict(self, num_frames: int | None = None) -> dict:
+        """The JSON content; ``num_frames`` is the video's length when the last frame written is
+        not its last frame (SA-V annotates every 4th)."""
         frame_indices = sorted(self._frames)
         object_ids = sorted({obj for rles in self._frames.values() for obj in rles} | set(self._edited))
         empty = encode_rle(np.zeros((self.height, self.width), bool))
@@ -62,7 +64,8 @@ class MaskletJsonWriter:
         visible = areas > 0
         resolution = self.height * self.width
         mean_area = [float(areas[visible[:, i], i].mean()) if visible[:, i].any() else 0.0 for i in range(len(object_ids))]
-        num_frames = (frame_indices[-1] + 1) if frame_indices else 0
+        if num_frames is None:
+            num_frames = (frame_indices[-1] + 1) if frame_indices else 0
         return {
             "video_id": self.video_id,
             "video_duration": num_frames / self.fps if self.fps else None,

@@ -1,0 +1,180 @@
+"""Synthetic videos in SA-V's formats, so training, tests and the demo model have data offline.
+
+Each video has a smooth textured background and a few textured objects (ellipses, rectangles,
+triangles) that move along their own paths, rotate, grow and shrink, pass in front of each other,
+leave the frame and come back. Distractors share a target's shape and texture but are never
+annotated, so a tracker has to follow the right one. Masks are the visible (modal) parts, as
+in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
+with RLE masklets every 4th frame) or the val/test layout (JPEG frames + per-object PNGs), which
+:mod:`sam2_hf.data.sav` reads exactly as it reads the real dataset.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from ..outputs.masklets import MaskletJsonWriter
+
+ANNOTATION_STRIDE = 4  # SA-V annotates every 4th frame of its 24 fps videos (6 fps)
+FPS = 24
+SHAPES = ("ellipse", "rectangle", "triangle")
+
+
+@dataclass
+class _Sprite:
+    shape: str
+    half_size: np.ndarray  # (2,) half width / height before scaling
+    colors: np.ndarray  # (2, 3) the two colours of its stripes
+    stripe_frequency: float
+    stripe_angle: float
+    path_center: np.ndarray  # (2,) in pixels
+    path_radius: np.ndarray  # (2,) may exceed the frame: the sprite leaves and comes back
+    path_speed: np.ndarray  # (2,) radians per frame
+    path_phase: np.ndarray  # (2,)
+    spin: float  # radians per frame
+    pulse: float  # relative size change amplitude
+    depth: float  # larger is nearer the camera
+
+
+def _random_sprite(rng: np.random.Generator, height: int, width: int) -> _Sprite:
+    size = min(height, width)
+    return _Sprite(
+        shape=str(rng.choice(SHAPES)),
+        half_size=rng.uniform(0.08, 0.2, 2) * size,
+        colors=rng.integers(0, 256, (2, 3)).astype(np.float32),
+        stripe_frequency=rng.uniform(0.15, 0.6),
+        stripe_angle=rng.uniform(0, np.pi),
+        path_center=np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height]),
+        path_radius=np.array([rng.uniform(0.1, 0.65) * width, rng.uniform(0.1, 0.5) * height]),
+        path_speed=rng.uniform(0.02, 0.12, 2) * rng.choice([-1, 1], 2),
+        path_phase=rng.uniform(0, 2 * np.pi, 2),
+        spin=rng.uniform(-0.08, 0.08),
+        pulse=rng.uniform(0.0, 0.3),
+        depth=rng.uniform(),
+    )
+
+
+def _look_alike(rng: np.random.Generator, sprite: _Sprite, height: int, width: int) -> _Sprite:
+    """Same shape and texture, its own path."""
+    other = _random_sprite(rng, height, width)
+    other.shape, other.half_size, other.colors = sprite.shape, sprite.half_size.copy(), sprite.colors.copy()
+    other.stripe_frequency, other.stripe_angle = sprite.stripe_frequency, sprite.stripe_angle
+    return other
+
+
+def _draw(sprite: _Sprite, t: int, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The sprite's coverage (bool) and colours (float RGB) on frame ``t``."""
+    center = sprite.path_center + sprite.path_radius * np.sin(sprite.path_speed * t + sprite.path_phase)
+    angle = sprite.spin * t
+    scale = 1.0 + sprite.pulse * np.sin(0.07 * t + sprite.path_phase[0])
+    dx, dy = xs - center[0], ys - center[1]
+    u = (np.cos(angle) * dx + np.sin(angle) * dy) / (sprite.half_size[0] * scale)
+    v = (-np.sin(angle) * dx + np.cos(angle) * dy) / (sprite.half_size[1] * scale)
+    if sprite.shape == "ellipse":
+        inside = u**2 + v**2 <= 1
+    elif sprite.shape == "rectangle":
+        inside = (np.abs(u) <= 1) & (np.abs(v) <= 1)
+    else:  # triangle pointing up in its own frame
+        inside = (v <= 1) & (v >= 2 * np.abs(u) - 1)
+    stripes = np.sin(sprite.stripe_frequency * (u * np.cos(sprite.stripe_angle) + v * np.sin(sprite.stripe_angle))
+                     * sprite.half_size.mean()) > 0
+    colors = np.where(stripes[..., None], sprite.colors[0], sprite.colors[1])
+    return inside, colors
+
+
+def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int = 128, num_objects: int = 2,
+                 num_distractors: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``(T, H, W, 3)`` uint8 and visible masks ``(T, num_objects, H, W)`` bool."""
+    rng = np.random.default_rng(seed)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    coarse = rng.uniform(40, 200, (max(2, height // 16), max(2, width // 16), 3)).astype(np.uint8)
+    background = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32)
+    background += rng.normal(0, 6, background.shape)
+    targets = [_random_sprite(rng, height, width) for _ in range(num_objects)]
+    distractors = [_look_alike(rng, targets[i % num_objects], height, width) for i in range(num_distractors)] if targets else []
+    layers = sorted([(s.depth, i) for i, s in enumerate(targets)] + [(s.depth, -1 - i) for i, s in enumerate(distractors)])
+    frames = np.empty((num_frames, height, width, 3), np.uint8)
+    masks = np.zeros((num_frames, num_objects, height, width), bool)
+    for t in range(num_frames):
+        image = background.copy()
+        owner = np.full((height, width), -1_000, np.int64)  # which sprite is visible at each pixel
+        for _, index in layers:  # far to near: nearer sprites cover farther ones
+            sprite = targets[index] if index >= 0 else distractors[-1 - index]
+            inside, colors = _draw(sprite, t, xs, ys)
+            image[inside] = colors[inside]
+            owner[inside] = index
+        for i in range(num_objects):
+            masks[t, i] = owner == i
+        frames[t] = np.clip(image, 0, 255).astype(np.uint8)
+    return frames, masks
+
+
+def write_sav_dataset(
+    root: str | Path,
+    num_videos: int,
+    layout: Literal["train", "val"] = "train",
+    seed: int = 0,
+    num_frames: int = 32,
+    height: int = 96,
+    width: int = 128,
+    num_objects: int = 2,
+    num_distractors: int = 1,
+) -> list[str]:
+    """Write ``num_videos`` synthetic videos in SA-V's train or val/test layout; returns their ids.
+
+    Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    video_ids = []
+    for k in range(num_videos):
+        video_id = f"sav_{seed * 100_000 + k:06d}"
+        frames, masks = render_video(seed * 100_000 + k, num_frames, height, width, num_objects, num_distractors)
+        if layout == "train":
+            _write_train_video(root, video_id, frames, masks)
+        elif layout == "val":
+            _write_val_video(root, video_id, frames, masks)
+        else:
+            raise ValueError(f"layout is 'train' or 'val', got {layout!r}")
+        video_ids.append(video_id)
+    return video_ids
+
+
+def _write_train_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray) -> None:
+    import av
+
+    height, width = frames.shape[1:3]
+    with av.open(str(root / f"{video_id}.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"crf": "12"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    writer = MaskletJsonWriter(root / f"{video_id}_manual.json", video_id, height, width, fps=FPS, masklet_type="manual")
+    object_ids = list(range(masks.shape[1]))
+    for t in range(0, len(frames), ANNOTATION_STRIDE):
+        writer.write(t, masks[t], object_ids)
+    data = writer.to_dict(num_frames=len(frames))
+    # Real SA-V files: no frame index list (rows are every 4th frame) and first-appeared counted
+    # in annotated frames, which is what the writer's row index already is.
+    data.pop("masklet_frame_indices")
+    data["video_split"] = "train"
+    (root / f"{video_id}_manual.json").write_text(json.dumps(data))
+
+
+def _write_val_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray) -> None:
+    frame_dir = root / "JPEGImages_24fps" / video_id
+    frame_dir.mkdir(parents=True, exist_ok=True)
+    for t, frame in enumerate(frames):
+        Image.fromarray(frame).save(frame_dir / f"{t:05d}.jpg", quality=95)
+    for obj in range(masks.shape[1]):
+        mask_dir = root / "Annotations_6fps" / video_id / f"{obj:03d}"
+        mask_dir.mkdir(parents=True, exist_ok=True)
+        for t in range(0, len(frames), ANNOTATION_STRIDE):
+            Image.fromarray(masks[t, obj].astype(np.uint8) * 255).save(mask_dir / f"{t:05d}.png")

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sam2_hf.data import decode_masks, load_sav, read_frames, render_video, write_sav_dataset
+from sam2_hf.outputs import encode_rle
+
+SAV_EXAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sav_example"
+
+
+def test_render_is_deterministic_and_objects_move_occlude_and_leave():
+    frames, masks = render_video(7, num_frames=64, num_objects=3, num_distractors=2)
+    again, _ = render_video(7, num_frames=64, num_objects=3, num_distractors=2)
+    assert np.array_equal(frames, again) and not np.array_equal(frames, render_video(8, num_frames=64)[0])
+    assert frames.shape == (64, 96, 128, 3) and masks.shape == (64, 3, 96, 128)
+    assert not (masks.sum(1) > 1).any()  # visible parts: one owner per pixel
+    areas = masks.sum((2, 3))
+    assert (areas.max(0) > 0).all() and (areas.std(0) > 0).all()  # every object shows and changes
+    centres = [np.argwhere(m).mean(0) for m in masks[:, 0] if m.any()]
+    assert np.linalg.norm(centres[-1] - centres[0]) > 2
+
+
+@pytest.mark.parametrize("layout", ["train", "val"])
+def test_reader_round_trips_masks_exactly(tmp_path, layout):
+    ids = write_sav_dataset(tmp_path, 2, layout=layout, seed=3, num_frames=12, num_objects=2)
+    dataset = load_sav(tmp_path)
+    assert dataset["video_id"] == ids and len(dataset) == 2
+    row = dataset[1]
+    assert row["frame_indices"] == [0, 4, 8] and row["num_frames"] == 12 and (row["height"], row["width"]) == (96, 128)
+    frames, masks = render_video(3 * 100_000 + 1, num_frames=12, num_objects=2)
+    for i, t in enumerate(row["frame_indices"]):
+        decoded = decode_masks(row, i)
+        assert np.array_equal(decoded, masks[t])
+        assert [encode_rle(m)["counts"] for m in decoded] == [rle["counts"] for rle in row["masklet"][i]]
+    decoded_frames = read_frames(row, [0, 11])
+    assert decoded_frames.shape == (2, 96, 128, 3)
+    assert np.abs(decoded_frames.astype(int) - frames[[0, 11]]).mean() < 6  # mp4 / JPEG are lossy
+
+
+def test_streaming_gives_the_same_rows(tmp_path):
+    write_sav_dataset(tmp_path, 2, seed=1, num_frames=8)
+    assert list(load_sav(tmp_path, streaming=True)) == list(load_sav(tmp_path))
+
+
+def test_davis_layout(tmp_path):
+    frames, masks = render_video(5, num_frames=6, num_objects=2)
+    for t in range(6):
+        (tmp_path / "JPEGImages" / "clip").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "Annotations" / "clip").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(frames[t]).save(tmp_path / "JPEGImages" / "clip" / f"{t:05d}.jpg")
+        if t % 2 == 0:
+            label = np.zeros((96, 128), np.uint8)
+            label[masks[t, 0]] = 1
+            label[masks[t, 1]] = 3
+            Image.fromarray(label).save(tmp_path / "Annotations" / "clip" / f"{t:05d}.png")
+    row = load_sav(tmp_path)[0]
+    assert row["object_ids"] == [1, 3] and row["frame_indices"] == [0, 2, 4] and row["num_frames"] == 6
+    assert np.array_equal(decode_masks(row, 1), masks[2])
+
+
+def test_real_sav_json_is_read_as_published(tmp_path):
+    if not SAV_EXAMPLE.is_dir():
+        pytest.skip("../shared/data/sav_example is not beside the repository")
+    shutil.copy(SAV_EXAMPLE / "sav_000001_manual.json", tmp_path)
+    with pytest.raises(ValueError, match="has no video sav_000001.mp4 beside it"):
+        load_sav(tmp_path)
+    (tmp_path / "sav_000001.mp4").touch()  # decoded only when frames are read
+    row = load_sav(tmp_path)[0]
+    published = json.loads((SAV_EXAMPLE / "sav_000001_manual.json").read_text())
+    assert row["frame_indices"][:3] == [0, 4, 8] and len(row["frame_indices"]) == 121
+    assert row["num_frames"] == 483 and row["object_ids"] == published["masklet_id"]
+    assert decode_masks(row, 0).shape == (5, 848, 480)
+
+
+def test_not_a_dataset(tmp_path):
+    with pytest.raises(ValueError, match="is not SA-V"):
+        load_sav(tmp_path)
