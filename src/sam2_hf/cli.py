@@ -179,6 +179,14 @@ def _run_video_job(args: argparse.Namespace, prompts: list[dict] | None, masklet
           f"masklets in {output / 'masklets.json'}, overlay in {output / 'overlay.mp4'}")
 
 
+def train_command(args: argparse.Namespace) -> None:
+    from .training import TrainingConfig, train
+
+    config = TrainingConfig.from_file(args.config, steps=args.steps, output_dir=args.output_dir, train_data=args.train_data)
+    final = train(config)
+    print(f"model written to {final}")
+
+
 def evaluate(args: argparse.Namespace) -> None:
     from .evaluation import evaluate_folders
 
@@ -249,8 +257,16 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel processes (default: %(default)s)")
     ev.set_defaults(run=evaluate)
 
-    for name, summary, issue in (("train", "fine-tune on SA-V-format data with Accelerate", "fine-tuning"),
-                                 ("benchmark", "speed and memory next to the reference implementations", "performance"),
+    tn = commands.add_parser("train", help="train or fine-tune on SA-V-format data (Accelerate)",
+                             description="Train from a YAML/JSON config (see configs/). Run under `accelerate launch` "
+                             "for several processes; an existing output folder resumes from its latest checkpoint.")
+    tn.add_argument("config", help="training config file (YAML or JSON)")
+    tn.add_argument("--steps", type=int, help="override the number of steps")
+    tn.add_argument("--output-dir", help="override the output folder")
+    tn.add_argument("--train-data", help="override the training data folder")
+    tn.set_defaults(run=train_command)
+
+    for name, summary, issue in (("benchmark", "speed and memory next to the reference implementations", "performance"),
                                  ("demo", "the click-to-track Gradio app", "demo")):
         placeholder = commands.add_parser(name, help=f"{summary} (not available yet)",
                                           description=f"Not available yet: the {issue} issue brings it.")

@@ -64,6 +64,10 @@ class Sam2TrackStepOutput:
     iou_scores: torch.Tensor  # (N, 1)
     object_pointer: torch.Tensor  # (N, C)
     object_score_logits: torch.Tensor  # (N, 1)
+    # Every candidate the decoder made (K = 3 with multimask output, else 1), for training losses;
+    # None when a mask prompt was taken as the answer.
+    candidate_masks: torch.Tensor | None = None  # (N, K, 4h, 4w) logits
+    candidate_iou_scores: torch.Tensor | None = None  # (N, K)
 
 
 class Sam2VideoModel(Sam2Model):
@@ -248,6 +252,8 @@ class Sam2VideoModel(Sam2Model):
             iou_scores=decoded.iou_scores[rows, best].unsqueeze(1),
             object_pointer=pointer,
             object_score_logits=decoded.object_score_logits,
+            candidate_masks=masks,
+            candidate_iou_scores=decoded.iou_scores,
         )
 
     def _mask_as_output(self, features: Sam2FrameFeatures, mask_inputs: torch.Tensor) -> Sam2TrackStepOutput:

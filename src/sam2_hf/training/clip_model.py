@@ -1,0 +1,111 @@
+"""One training example: a short clip, tracked the way the video session tracks, with losses.
+
+The first frame gets a simulated prompt (a mask, a click or a box) for every object; each later
+frame is segmented from the memories of the frames before it, using the same memory-selection
+rules as :class:`~sam2_hf.VideoSession`; on a few random frames simulated corrective clicks
+refine the prediction step by step and the frame then counts as prompted. Gradients flow through
+the whole clip, memories included, as in SAM 2's training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..inference.memory_bank import select_object_pointers, select_spatial_memories
+from ..modeling.video_model import Sam2TrackStepOutput, Sam2VideoModel
+from .losses import LossWeights, frame_loss
+from .prompts import PromptMix, correction_clicks, first_frame_points
+
+
+class ClipTrainingModel(nn.Module):
+    """Wraps :class:`~sam2_hf.Sam2VideoModel` so that a clip's losses are one ``forward`` (what
+    distributed data-parallel training needs).
+
+    Args:
+        model: the video model being trained.
+        prompt_mix: first-frame prompt kinds and their probabilities.
+        num_correction_frames: later frames of each clip that get corrective clicks.
+        correction_clicks: clicks per corrected frame, each on the error left by the last.
+        loss_weights: SAM 2's loss weights.
+    """
+
+    def __init__(self, model: Sam2VideoModel, prompt_mix: PromptMix | None = None, num_correction_frames: int = 2,
+                 correction_clicks: int = 3, loss_weights: LossWeights | None = None) -> None:
+        super().__init__()
+        self.model = model
+        self.prompt_mix = prompt_mix or PromptMix()
+        self.num_correction_frames = num_correction_frames
+        self.correction_clicks = correction_clicks
+        self.loss_weights = loss_weights or LossWeights()
+
+    def forward(self, pixel_values: torch.Tensor, targets: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+        """Losses of one clip, averaged over its supervised predictions.
+
+        Args:
+            pixel_values: ``(T, 3, S, S)`` preprocessed frames.
+            targets: ``(T, N, S, S)`` masks of ``N`` objects, all visible on frame 0.
+            seed: seeds the simulated prompts, so a step is reproducible.
+        """
+        model, config = self.model, self.model.config.memory_config
+        rng = np.random.default_rng(seed)
+        num_frames, num_objects = targets.shape[:2]
+        device = model.device
+        targets = targets.to(device).float()
+        kind = self.prompt_mix.sample(rng)
+        later = np.arange(1, num_frames)
+        corrected = set(rng.choice(later, size=min(self.num_correction_frames, len(later)), replace=False).tolist())
+        memories: dict[int, torch.Tensor] = {}
+        pointers: dict[int, torch.Tensor] = {}
+        conditioning: list[int] = []
+        tracked: set[int] = set()
+        losses: list[dict[str, torch.Tensor]] = []
+        for t in range(num_frames):
+            features = model.encode_frame(pixel_values[t : t + 1].to(device)).expand(num_objects)
+            if t == 0:
+                outputs = [self._prompt_first_frame(features, targets[0], kind, rng)]
+            else:
+                spatial = select_spatial_memories(t, conditioning, tracked, config.num_maskmem, reverse=False)
+                selected, max_distance = select_object_pointers(t, conditioning, tracked, False, config.max_object_pointers,
+                                                                num_frames, config.signed_temporal_encoding)
+                memory = model.build_memory([(memories[f], index) for f, index in spatial],
+                                            [(pointers[f], distance) for f, distance in selected], max_distance)
+                outputs = [model.track_step(features, memory, multimask_output=config.multimask_output_for_tracking)]
+                if t in corrected:
+                    coords = torch.zeros(num_objects, 0, 2)
+                    labels = torch.zeros(num_objects, 0, dtype=torch.long)
+                    for _ in range(self.correction_clicks):
+                        predicted = model.upsample_masks(outputs[-1].low_res_masks.detach())[:, 0] > 0
+                        new_coords, new_labels = correction_clicks(predicted.cpu(), targets[t].cpu(), rng)
+                        coords, labels = torch.cat([coords, new_coords], 1), torch.cat([labels, new_labels], 1)
+                        outputs.append(model.track_step(features, memory, point_coords=coords.to(device),
+                                                        point_labels=labels.to(device),
+                                                        previous_mask_logits=outputs[-1].low_res_masks,
+                                                        multimask_output=False))
+            losses += [self._loss(out, targets[t]) for out in outputs if out.candidate_masks is not None]
+            final = outputs[-1]
+            prompted = t == 0 or t in corrected
+            memories[t] = model.encode_memory(features, final.high_res_masks, final.object_score_logits, binarize=prompted)
+            pointers[t] = final.object_pointer
+            if prompted:
+                conditioning.append(t)
+            else:
+                tracked.add(t)
+        return {name: torch.stack([loss[name] for loss in losses]).mean() for name in losses[0]}
+
+    def _prompt_first_frame(self, features, targets: torch.Tensor, kind: str, rng: np.random.Generator) -> Sam2TrackStepOutput:
+        model = self.model
+        if kind == "mask":
+            return model.track_step(features, None, mask_inputs=targets[:, None])
+        coords, labels = first_frame_points(kind, targets.cpu(), rng)
+        config = model.config.memory_config
+        multimask = config.multimask_output_in_sam and config.multimask_min_points <= coords.shape[1] <= config.multimask_max_points
+        return model.track_step(features, None, point_coords=coords.to(model.device), point_labels=labels.to(model.device),
+                                multimask_output=multimask)
+
+    def _loss(self, output: Sam2TrackStepOutput, targets: torch.Tensor) -> dict[str, torch.Tensor]:
+        size = targets.shape[-1]
+        candidates = F.interpolate(output.candidate_masks, size=(size, size), mode="bilinear", align_corners=False)
+        return frame_loss(candidates, output.candidate_iou_scores, output.object_score_logits, targets, self.loss_weights)

@@ -1,0 +1,64 @@
+"""Training clips drawn from a SA-V-format dataset.
+
+Sample ``k`` of a run is a pure function of ``(seed, k)``: which video, which stretch of its
+annotated frames, which objects, whether it is flipped. A resumed run therefore sees exactly
+the samples the uninterrupted run would have, whatever the number of workers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from ..data.sav import decode_masks, read_frames
+from ..processing.image_processor import Sam2ImageProcessor
+
+
+class ClipDataset(Dataset):
+    """``num_samples`` clips of ``clip_length`` annotated frames from the rows of ``videos``
+    (a dataset from :func:`~sam2_hf.data.load_sav`).
+
+    Each item: ``pixel_values`` ``(T, 3, S, S)``, ``targets`` ``(T, N, S, S)`` (up to
+    ``max_objects`` objects, all visible on the first frame) and ``seed`` for the prompts.
+    """
+
+    def __init__(self, videos, processor: Sam2ImageProcessor, num_samples: int, clip_length: int = 8,
+                 max_objects: int = 3, seed: int = 0, flip_probability: float = 0.5) -> None:
+        if clip_length < 2:
+            raise ValueError("clips need at least 2 frames (the first is prompted, the rest are tracked)")
+        self.videos = videos
+        self.processor = processor
+        self.num_samples = num_samples
+        self.clip_length = clip_length
+        self.max_objects = max_objects
+        self.seed = seed
+        self.flip_probability = flip_probability
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, index])
+        for _ in range(100):
+            row = self.videos[int(rng.integers(len(self.videos)))]
+            annotated = len(row["frame_indices"])
+            length = min(self.clip_length, annotated)
+            start = int(rng.integers(annotated - length + 1))
+            first = decode_masks(row, start)
+            visible = np.flatnonzero(first.any(axis=(1, 2)))
+            if length >= 2 and len(visible):
+                break
+        else:
+            raise ValueError("no video has an object visible at the start of a 2-frame stretch")
+        chosen = rng.choice(visible, size=min(self.max_objects, len(visible)), replace=False)
+        positions = range(start, start + length)
+        frames = read_frames(row, [row["frame_indices"][i] for i in positions])
+        masks = np.stack([decode_masks(row, i)[chosen] for i in positions])  # (T, N, H, W)
+        size = self.processor.image_size
+        pixel_values = torch.stack([self.processor.preprocess(frame, "video")[0] for frame in frames])
+        targets = F.interpolate(torch.from_numpy(masks).float(), size=(size, size), mode="nearest")
+        if rng.random() < self.flip_probability:
+            pixel_values, targets = pixel_values.flip(-1), targets.flip(-1)
+        return {"pixel_values": pixel_values, "targets": targets, "seed": int(rng.integers(2**31))}

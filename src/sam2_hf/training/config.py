@@ -1,0 +1,91 @@
+"""What a training run does, as one file (YAML or JSON) that ``scripts/train.py`` and
+``sam2-hf train`` take."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+
+@dataclass
+class TrainingConfig:
+    """Fields of a training run.
+
+    Args:
+        train_data: a SA-V / DAVIS-layout folder (see :func:`sam2_hf.data.load_sav`).
+        output_dir: checkpoints, logs and the final model go here.
+        model: a preset name (``sam2.1-hiera-tiny``), a dict of :class:`~sam2_hf.Sam2Config`
+            fields, or a checkpoint to fine-tune (folder, Hub id or official ``.pt``).
+        val_data: held-out videos in the val/test layout for J&F during training.
+        steps: optimizer steps (each process takes one clip per step).
+        clip_length: annotated frames per clip (8 in the paper).
+        max_objects: objects tracked together per clip.
+        learning_rate, weight_decay: AdamW's.
+        layer_decay: the image encoder's block ``i`` of ``n`` learns at
+            ``learning_rate * layer_decay ** (n - i)`` (earlier blocks change less).
+        warmup_steps: linear warm-up, then ``schedule`` ("cosine" or "rsqrt") to the end.
+        grad_clip: maximum gradient norm.
+        mixed_precision: Accelerate's ``"no"``, ``"bf16"`` or ``"fp16"``.
+        freeze_image_encoder: train everything but the image encoder.
+        train_only_memory_and_decoder: train only memory attention, memory encoder and the
+            mask decoder (and their small parameters).
+        prompt_mix: probabilities of a mask / click / box prompt on the first frame.
+        num_correction_frames, correction_clicks: simulated corrections per clip.
+        save_every, eval_every, log_every: in steps (0 disables saving / evaluation).
+        keep_checkpoints: how many of the latest checkpoints to keep.
+        seed: seeds the model's initialisation, the clips and the simulated prompts.
+    """
+
+    train_data: str
+    output_dir: str
+    model: Any = "sam2.1-hiera-tiny"
+    val_data: str | None = None
+    steps: int = 1000
+    clip_length: int = 8
+    max_objects: int = 3
+    learning_rate: float = 5e-4
+    weight_decay: float = 0.1
+    layer_decay: float = 0.9
+    warmup_steps: int = 50
+    schedule: Literal["cosine", "rsqrt"] = "cosine"
+    grad_clip: float = 0.1
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    freeze_image_encoder: bool = False
+    train_only_memory_and_decoder: bool = False
+    prompt_mix: dict = field(default_factory=lambda: {"mask": 0.5, "click": 0.25, "box": 0.25})
+    num_correction_frames: int = 2
+    correction_clicks: int = 3
+    save_every: int = 100
+    eval_every: int = 0
+    log_every: int = 10
+    keep_checkpoints: int = 2
+    seed: int = 0
+
+    @classmethod
+    def from_file(cls, path: str | Path, **overrides: Any) -> "TrainingConfig":
+        """Read a YAML or JSON file; relative data and output paths are taken relative to it."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"training config not found: {path}")
+        values = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a mapping of training options")
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown training options in {path}: {sorted(unknown)}")
+        for key in ("train_data", "val_data", "output_dir"):
+            if values.get(key) is not None and not Path(values[key]).is_absolute():
+                values[key] = str(path.parent / values[key])
+        values.update({k: v for k, v in overrides.items() if v is not None})  # command-line paths: from the cwd
+        missing = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING} - set(values)
+        if missing:
+            raise ValueError(f"{path} lacks the training options {sorted(missing)}")
+        return cls(**values)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)

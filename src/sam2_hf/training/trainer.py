@@ -1,0 +1,254 @@
+"""The training loop, with Accelerate: one process or several, CPU or GPU, exact resume.
+
+``train(config)`` builds the model, optimizer (AdamW, layer-wise decay on the image encoder) and
+schedule (warm-up then cosine or reciprocal square root), streams clips from the dataset, and
+every ``save_every`` steps saves Accelerate's full state (weights, optimizer, schedule, RNGs)
+plus the step count. Started again with the same ``output_dir``, it resumes from the latest
+checkpoint and reproduces the uninterrupted run: clips and prompts are functions of the step.
+Metrics go to the console, ``metrics.csv`` and TensorBoard (when installed); the final model is
+a ``save_pretrained`` folder with its model card.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import logging
+import math
+import re
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ..configuration import PRESETS, Sam2Config
+from ..data.sav import decode_masks, load_sav, read_frames
+from ..evaluation.protocols import interactive, semi_supervised
+from ..evaluation.scoring import score_sav_object
+from ..model_card import write_model_card
+from ..modeling.video_model import Sam2VideoModel
+from ..processing.image_processor import Sam2ImageProcessor
+from ..processing.processor import Sam2Processor
+from .clip_model import ClipTrainingModel
+from .clips import ClipDataset
+from .config import TrainingConfig
+from .losses import LossWeights
+from .prompts import PromptMix
+
+logger = logging.getLogger(__name__)
+CHECKPOINT_PATTERN = re.compile(r"step_(\d+)$")
+MEMORY_AND_DECODER = ("memory_attention", "memory_encoder", "mask_decoder", "object_pointer", "memory_temporal_encoding",
+                      "no_memory", "no_object", "mask_prompt_downsample")
+
+
+def build_model(config: TrainingConfig) -> Sam2VideoModel:
+    """A fresh model from a preset name or config fields, or a checkpoint to fine-tune."""
+    torch.manual_seed(config.seed)
+    if isinstance(config.model, dict):
+        return Sam2VideoModel(Sam2Config(**config.model))
+    if config.model in PRESETS:
+        return Sam2VideoModel(Sam2Config.from_preset(config.model))
+    return Sam2VideoModel.from_pretrained(config.model)
+
+
+def parameter_groups(model: Sam2VideoModel, config: TrainingConfig) -> list[dict]:
+    """AdamW groups: layer-wise decayed learning rates in the image encoder, no weight decay on
+    biases, norms and embeddings; frozen parameters left out."""
+    if config.freeze_image_encoder or config.train_only_memory_and_decoder:
+        model.vision_encoder.requires_grad_(False)
+    if config.train_only_memory_and_decoder:
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith(MEMORY_AND_DECODER))
+    num_blocks = len(model.vision_encoder.trunk.blocks)
+    groups: dict[tuple[float, float], list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        scale = 1.0
+        block = re.match(r"vision_encoder\.trunk\.blocks\.(\d+)\.", name)
+        if block:
+            scale = config.layer_decay ** (num_blocks - int(block.group(1)))
+        elif name.startswith("vision_encoder.trunk."):  # patch and position embeddings come first
+            scale = config.layer_decay ** (num_blocks + 1)
+        decay = 0.0 if parameter.ndim <= 1 or "embed" in name or "embedding" in name else config.weight_decay
+        groups.setdefault((scale, decay), []).append(parameter)
+    return [{"params": params, "lr": config.learning_rate * scale, "weight_decay": decay}
+            for (scale, decay), params in groups.items()]
+
+
+def learning_rate_factor(step: int, config: TrainingConfig) -> float:
+    """Linear warm-up to 1, then cosine to 0 or reciprocal square root."""
+    if step < config.warmup_steps:
+        return (step + 1) / config.warmup_steps
+    if config.schedule == "rsqrt":
+        return math.sqrt(max(config.warmup_steps, 1) / (step + 1))
+    progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+    return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+
+def evaluate_clicks(model: Sam2VideoModel, val_data: str, num_clicks: tuple[int, ...] = (1,), first_frame_mask: bool = False) -> dict[str, float]:
+    """Mean J&F over the objects of the val/test-layout folder ``val_data``: simulated clicks on
+    the first annotated frame (and, with ``first_frame_mask``, the first frame's mask), tracked
+    through every frame, scored on the annotated ones as the SA-V evaluator does. Objects not
+    visible on the first annotated frame cannot be clicked and are left out."""
+    videos = load_sav(val_data)
+    scores: dict[str, list[float]] = {f"{k}_click": [] for k in num_clicks}
+    if first_frame_mask:
+        scores["mask"] = []
+    was_training = model.training
+    model.eval()
+    for row in videos:
+        frames = read_frames(row, list(range(row["num_frames"])))
+        first = row["frame_indices"][0]
+        frames = frames[first:]
+        gt = np.stack([decode_masks(row, i) for i in range(len(row["frame_indices"]))])  # (A, N, H, W)
+        annotated = [t - first for t in row["frame_indices"]]
+        labels = np.zeros(gt.shape[2:], np.uint8)
+        for obj in range(gt.shape[1]):
+            labels[gt[0, obj]] = obj + 1
+        predictions = {f"{k}_click": maps for k, maps in interactive(model, frames, labels, num_clicks).items()}
+        if first_frame_mask:
+            predictions["mask"] = semi_supervised(model, frames, labels)
+        for name, maps in predictions.items():
+            for obj in range(gt.shape[1]):
+                if not gt[0, obj].any():
+                    continue
+                score = score_sav_object(gt[:, obj], maps[annotated] == obj + 1)
+                if score is not None:
+                    scores[name].append((score.J + score.F) / 2)
+    model.train(was_training)
+    return {name: float(np.mean(values)) if values else float("nan") for name, values in scores.items()}
+
+
+def latest_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
+    """The newest complete checkpoint (a run killed while saving leaves one without its state file)."""
+    found = [(p.parent, int(m.group(1))) for p in (output_dir / "checkpoints").glob("step_*/trainer_state.json")
+             if (m := CHECKPOINT_PATTERN.search(p.parent.name))]
+    return max(found, key=lambda item: item[1]) if found else None
+
+
+def train(config: TrainingConfig) -> Path:
+    """Run (or resume) a training run; returns the folder of the final model."""
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate.utils import set_seed
+
+    output_dir = Path(config.output_dir)
+    log_with = "tensorboard" if _has_tensorboard() else None
+    # cpu=True on a machine without CUDA makes several launched processes one gloo data-parallel group.
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=config.mixed_precision,
+                              log_with=log_with, project_dir=str(output_dir),
+                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    set_seed(config.seed)
+    model = build_model(config)
+    processor = Sam2ImageProcessor(model.config.image_size, model.config.image_mean, model.config.image_std)
+    videos = load_sav(config.train_data)
+    clips = ClipDataset(videos, processor, num_samples=config.steps * accelerator.num_processes,
+                        clip_length=config.clip_length, max_objects=config.max_objects, seed=config.seed)
+    loader = DataLoader(clips, batch_size=1, shuffle=False, collate_fn=lambda batch: batch[0])
+    module = ClipTrainingModel(model, PromptMix(**config.prompt_mix), config.num_correction_frames,
+                               config.correction_clicks, LossWeights())
+    optimizer = torch.optim.AdamW(parameter_groups(model, config))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
+    module, optimizer, loader, scheduler = accelerator.prepare(module, optimizer, loader, scheduler)
+
+    start_step = 0
+    resume = latest_checkpoint(output_dir)
+    if resume is not None:
+        accelerator.load_state(str(resume[0]))
+        start_step = resume[1]
+        _truncate_csv(output_dir / "metrics.csv", start_step)  # rows the interrupted run logged after its checkpoint
+        logger.info("resumed from %s (step %d)", resume[0], start_step)
+    if accelerator.is_main_process:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        (output_dir / "training_config.json").write_text(config.to_json())
+    if log_with and accelerator.is_main_process:
+        accelerator.init_trackers("train")
+    metrics_file = output_dir / "metrics.csv"
+    started = time.time()
+    progress = tqdm(total=config.steps, initial=start_step, desc="training", unit="step",
+                    disable=not accelerator.is_main_process)
+    module.train()
+    step = start_step
+    for batch in accelerator.skip_first_batches(loader, start_step):
+        with accelerator.autocast():
+            losses = module(batch["pixel_values"], batch["targets"], batch["seed"])
+        accelerator.backward(losses["loss"])
+        if config.grad_clip:
+            accelerator.clip_grad_norm_(module.parameters(), config.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad()
+        step += 1
+        progress.update()
+        row = {"step": step, "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 2),
+               **{name: float(accelerator.reduce(value.detach(), "mean")) for name, value in losses.items()}}
+        row["val_jf_1_click"] = None
+        if config.eval_every and config.val_data and step % config.eval_every == 0 and accelerator.is_main_process:
+            row["val_jf_1_click"] = evaluate_clicks(accelerator.unwrap_model(module).model, config.val_data)["1_click"]
+        if accelerator.is_main_process:
+            _append_csv(metrics_file, row)
+            if log_with:
+                accelerator.log({k: v for k, v in row.items() if k != "step" and v is not None}, step=step)
+            if step % config.log_every == 0 or step == config.steps:
+                logger.info("step %d: %s", step, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step" and v is not None))
+        if config.save_every and (step % config.save_every == 0 or step == config.steps):
+            _save_checkpoint(accelerator, output_dir, step, config.keep_checkpoints)
+    progress.close()
+    accelerator.wait_for_everyone()
+    # Data-parallel replicas must end with the same weights; record each one's checksum.
+    trained = accelerator.unwrap_model(module).model
+    checksum = torch.tensor([sum(float(p.detach().double().sum()) for p in trained.parameters())], dtype=torch.float64)
+    checksums = accelerator.gather(checksum.to(accelerator.device)).tolist()
+    final = output_dir / "model"
+    if accelerator.is_main_process:
+        summary = {"steps": step, "seconds": round(time.time() - started, 1), "num_processes": accelerator.num_processes,
+                   "weight_checksums": checksums}
+        (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2))
+        if len(set(checksums)) > 1:
+            logger.error("the processes ended with different weights: %s", checksums)
+        trained.save_pretrained(final)
+        Sam2Processor.from_config(trained.config).save_pretrained(final)
+        num_values = sum(t.numel() for t in trained.state_dict().values())
+        write_model_card(final, trained.config, "Sam2VideoModel", num_values,
+                         origin=f"Trained by `sam2-hf train` for {step} steps on `{Path(config.train_data).name}`.")
+    accelerator.end_training()
+    return final
+
+
+def _save_checkpoint(accelerator, output_dir: Path, step: int, keep: int) -> None:
+    folder = output_dir / "checkpoints" / f"step_{step:07d}"
+    accelerator.save_state(str(folder))
+    if accelerator.is_main_process:
+        (folder / "trainer_state.json").write_text(json.dumps({"step": step}))
+        checkpoints = sorted((output_dir / "checkpoints").glob("step_*"))
+        for old in checkpoints[:-keep] if keep > 0 else []:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+
+
+def _append_csv(path: Path, row: dict) -> None:
+    new = not path.exists()
+    with path.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def _truncate_csv(path: Path, last_step: int) -> None:
+    if not path.exists():
+        return
+    with path.open(newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
+    path.unlink()
+    for row in rows:
+        _append_csv(path, row)
+
+
+def _has_tensorboard() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
