@@ -175,6 +175,9 @@ def train(config: TrainingConfig) -> Path:
     module.train()
     step = start_step
     for batch in accelerator.skip_first_batches(loader, start_step):
+        # Dropout draws from torch's global generator: seed it from the step, so a resumed run
+        # draws what the uninterrupted one did (whatever consumed random numbers in between).
+        torch.manual_seed(int(np.random.SeedSequence([config.seed, step, accelerator.process_index]).generate_state(1)[0]))
         with accelerator.autocast():
             losses = module(batch["pixel_values"], batch["targets"], batch["seed"])
         accelerator.backward(losses["loss"])

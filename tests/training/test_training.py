@@ -1,0 +1,143 @@
+"""Training runs on tiny configs: loss goes down, two processes agree, resume is exact."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from sam2_hf import Sam2VideoModel
+from sam2_hf.data import load_sav, write_sav_dataset
+from sam2_hf.processing.image_processor import Sam2ImageProcessor
+from sam2_hf.training import TrainingConfig
+from sam2_hf.training.clip_model import ClipTrainingModel
+from sam2_hf.training.clips import ClipDataset
+
+from ..conftest import tiny_config
+
+TINY_MODEL = {
+    "vision_config": {"embed_dim": 16, "num_heads": 1, "stages": [1, 1, 2, 1], "global_attention_blocks": [3],
+                      "window_spec": [4, 4, 4, 2], "window_pos_embed_background_size": [4, 4], "fpn_hidden_size": 32},
+    "mask_decoder_config": {"hidden_size": 32, "num_attention_heads": 2, "mlp_dim": 64, "iou_head_hidden_dim": 32},
+    "memory_config": {"memory_dim": 16, "feed_forward_dim": 64, "fuser_intermediate_dim": 64},
+    "image_size": 128,
+}
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sav(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sav")
+    write_sav_dataset(root / "train", 3, seed=1, num_frames=24)
+    write_sav_dataset(root / "val", 1, layout="val", seed=2, num_frames=12)
+    return root
+
+
+def write_config(folder: Path, sav: Path, **options) -> Path:
+    values = {"train_data": str(sav / "train"), "output_dir": str(folder / "run"), "model": TINY_MODEL, "steps": 8,
+              "clip_length": 4, "max_objects": 2, "warmup_steps": 2, "save_every": 4, "log_every": 1, **options}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def read_losses(run: Path) -> list[float]:
+    with (run / "metrics.csv").open() as handle:
+        return [float(row["loss"]) for row in csv.DictReader(handle)]
+
+
+def test_steps_on_one_clip_reduce_the_loss(sav):
+    torch.manual_seed(0)
+    config = tiny_config()
+    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
+    module = ClipTrainingModel(Sam2VideoModel(config))
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(25):
+        loss = module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0] and min(losses[-5:]) < min(losses[:5])
+
+
+def test_clips_are_a_function_of_the_sample_number(sav):
+    processor = Sam2ImageProcessor(128)
+    videos = load_sav(sav / "train")
+    a, b = ClipDataset(videos, processor, 4, clip_length=4, seed=3), ClipDataset(videos, processor, 4, clip_length=4, seed=3)
+    assert torch.equal(a[2]["pixel_values"], b[2]["pixel_values"]) and a[2]["seed"] == b[2]["seed"]
+    assert a[2]["targets"].shape[:2][0] == 4 and a[2]["targets"][0].flatten(1).any(1).all()  # objects visible on frame 0
+    assert not torch.equal(a[1]["pixel_values"], a[2]["pixel_values"])
+
+
+def test_cli_run_writes_a_loadable_model_and_logs(tmp_path, sav):
+    config = write_config(tmp_path, sav, val_data=str(sav / "val"), eval_every=4)
+    result = subprocess.run(["sam2-hf", "train", str(config)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = tmp_path / "run"
+    assert len(read_losses(run)) == 8
+    with (run / "metrics.csv").open() as handle:
+        scores = [row["val_jf_1_click"] for row in csv.DictReader(handle)]
+    assert scores[3] and scores[7] and not scores[0] and 0 <= float(scores[7]) <= 1
+    model = Sam2VideoModel.from_pretrained(run / "model")
+    assert model.config.image_size == 128 and (run / "model" / "README.md").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000004", "step_0000008"]
+
+
+def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
+    config = write_config(tmp_path, sav, steps=4, save_every=0)
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+               "--num_cpu_threads_per_process", "1", str(REPOSITORY / "scripts" / "train.py"), str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
+    assert summary["num_processes"] == 2 and summary["steps"] == 4
+    first, second = summary["weight_checksums"]
+    assert first == second
+
+
+def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    uninterrupted = write_config(tmp_path / "a", sav, steps=16)
+    subprocess.run(["sam2-hf", "train", str(uninterrupted)], capture_output=True, text=True, check=True)
+    expected = read_losses(tmp_path / "a" / "run")
+
+    interrupted = write_config(tmp_path / "b", sav, steps=16)
+    process = subprocess.Popen(["sam2-hf", "train", str(interrupted)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoint = tmp_path / "b" / "run" / "checkpoints" / "step_0000004" / "trainer_state.json"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and process.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    run = tmp_path / "b" / "run"
+    assert not (run / "model").exists(), "the run finished before it could be killed"
+    subprocess.run(["sam2-hf", "train", str(interrupted)], capture_output=True, text=True, check=True)
+    resumed = read_losses(run)
+    assert len(resumed) == 16
+    assert resumed == expected  # bit for bit
+    shutil.rmtree(run / "checkpoints")
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [("steps: 3\n", "lacks the training options"), ("train_data: x\noutput_dir: y\nspeed: 2\n", "unknown training options")],
+)
+def test_bad_configs(tmp_path, content, message):
+    path = tmp_path / "config.yaml"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig.from_file(path)
