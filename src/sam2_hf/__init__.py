@@ -5,6 +5,8 @@ Importing the package registers its config and models with transformers' Auto cl
 ``pipeline()``: ``pipeline("video-mask-generation", model=...)`` and ``"image-mask-generation"``.
 """
 
+from pathlib import Path
+
 from transformers import AutoConfig, AutoModel, AutoModelForMaskGeneration
 
 from .configuration import PRESETS, Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VisionConfig
@@ -15,12 +17,17 @@ from .pipelines import ImageMaskGenerationPipeline, VideoMaskGenerationPipeline,
 
 __version__ = "0.1.0"
 
+# The small model trained on synthetic SA-V-format data that ships inside the package (see its
+# model card): what `sam2-hf track` and `pipeline("video-mask-generation")` use when no model is named.
+DEFAULT_MODEL = str(Path(__file__).parent / "pretrained" / "sam2-hf-synthetic-small")
+
 AutoConfig.register(Sam2Config.model_type, Sam2Config, exist_ok=True)
 AutoModel.register(Sam2Config, Sam2Model, exist_ok=True)
 AutoModelForMaskGeneration.register(Sam2Config, Sam2Model, exist_ok=True)
-register_pipelines()
+register_pipelines(DEFAULT_MODEL if Path(DEFAULT_MODEL, "config.json").is_file() else None)
 
 __all__ = [
+    "DEFAULT_MODEL",
     "FrameResult",
     "ImageMaskGenerationPipeline",
     "PRESETS",

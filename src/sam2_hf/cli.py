@@ -56,10 +56,16 @@ def _parse_box(text: str) -> list[float]:
 
 
 def load_model(source: str | None, model_class: type[Sam2Model] = Sam2Model, preset: str = "sam2.1-hiera-tiny") -> Sam2Model:
-    """A model from a folder, Hub id or official ``.pt``; with no source, random weights of
-    ``preset`` (useful only to try the plumbing: the masks mean nothing)."""
+    """A model from a folder, Hub id or official ``.pt``; with no source, the shipped default
+    model (:data:`sam2_hf.DEFAULT_MODEL`), or random weights of ``preset`` when the package has
+    none (useful only to try the plumbing: the masks mean nothing)."""
+    from . import DEFAULT_MODEL
+
+    if source is None and Path(DEFAULT_MODEL, "config.json").is_file():
+        source = DEFAULT_MODEL
     if source is None:
-        logger.warning("no --model given: using RANDOM weights of %s; the masks will be meaningless", preset)
+        logger.warning("no --model given and no default model shipped: using RANDOM weights of %s; the masks "
+                       "will be meaningless", preset)
         torch.manual_seed(0)
         return model_class(Sam2Config.from_preset(preset)).eval()
     return model_class.from_pretrained(source).eval()
@@ -179,6 +185,14 @@ def _run_video_job(args: argparse.Namespace, prompts: list[dict] | None, masklet
           f"masklets in {output / 'masklets.json'}, overlay in {output / 'overlay.mp4'}")
 
 
+def demo_command(args: argparse.Namespace) -> None:
+    try:
+        from .demo import launch
+    except ImportError as error:
+        raise ValueError(f"the demo needs Gradio: pip install 'sam2_hf[demo]' ({error})") from None
+    launch(args.host, args.port, args.share)
+
+
 def train_command(args: argparse.Namespace) -> None:
     from .training import TrainingConfig, train
 
@@ -188,12 +202,29 @@ def train_command(args: argparse.Namespace) -> None:
 
 
 def evaluate(args: argparse.Namespace) -> None:
+    if args.model is not None or args.pred_dir is None:
+        _evaluate_model(args)
+        return
     from .evaluation import evaluate_folders
 
     result = evaluate_folders(args.gt_dir, args.pred_dir, num_workers=args.workers)
     print(result.table())
     if args.json:
         Path(args.json).write_text(json.dumps(result.to_dict(), indent=2))
+        print(f"scores written to {args.json}")
+
+
+def _evaluate_model(args: argparse.Namespace) -> None:
+    """Run the model on a val/test-layout dataset with the click / mask protocols and score it."""
+    from .evaluation.model_evaluation import evaluate_model
+
+    model = load_model(args.model, Sam2VideoModel)
+    scores = evaluate_model(model, args.gt_dir, tuple(args.clicks), first_frame_mask=args.first_frame_mask,
+                            max_videos=args.max_videos)
+    for name, value in scores.items():
+        print(f"J&F {name.replace('_', ' ')}: {value:.4f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(scores, indent=2))
         print(f"scores written to {args.json}")
 
 
@@ -208,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--point", type=_parse_point, action="append",
                      help="click x,y[,label] in image pixels; label 1 (default) adds, 0 removes; repeatable")
     seg.add_argument("--box", type=_parse_box, help="box x0,y0,x1,y1 in image pixels")
-    seg.add_argument("--model", help="model folder, Hub id or official .pt (default: random weights, for a dry run)")
+    seg.add_argument("--model", help="model folder, Hub id or official .pt (default: the shipped sam2-hf-synthetic-small)")
     seg.add_argument("--output", default="segment_overlay.png", help="overlay PNG to write (default: %(default)s)")
     seg.add_argument("--mask-output", help="also write the binary mask as a PNG")
     seg.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
@@ -250,9 +281,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = commands.add_parser("evaluate", help="J&F of predicted masks against ground truth (DAVIS / SA-V layouts)",
                              description="Score every video folder of GT_DIR against PRED_DIR. A video folder of PNG "
-                             "frames is scored as DAVIS does, a folder of object folders as SA-V does.")
-    ev.add_argument("gt_dir", help="ground truth: one folder per video")
-    ev.add_argument("pred_dir", help="predictions: one folder per video, same layout and names")
+                             "frames is scored as DAVIS does, a folder of object folders as SA-V does. Without "
+                             "PRED_DIR (or with --model), GT_DIR is a dataset (SA-V val/test layout) and the model "
+                             "is scored with simulated first-frame clicks (--clicks) and/or the first frame's mask.")
+    ev.add_argument("gt_dir", help="ground truth: one folder per video (or a dataset, to score a model)")
+    ev.add_argument("pred_dir", nargs="?", help="predictions: one folder per video, same layout and names")
+    ev.add_argument("--model", help="score this model instead of prediction folders (default: the shipped one)")
+    ev.add_argument("--clicks", type=int, nargs="*", default=[1], help="click budgets to score (default: 1)")
+    ev.add_argument("--first-frame-mask", action="store_true", help="also score tracking from the first frame's mask")
+    ev.add_argument("--max-videos", type=int, help="score only the first N videos")
     ev.add_argument("--json", help="also write the scores as JSON to this file")
     ev.add_argument("--workers", type=int, default=os.cpu_count(), help="parallel processes (default: %(default)s)")
     ev.set_defaults(run=evaluate)
@@ -266,8 +303,14 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("--train-data", help="override the training data folder")
     tn.set_defaults(run=train_command)
 
-    for name, summary, issue in (("benchmark", "speed and memory next to the reference implementations", "performance"),
-                                 ("demo", "the click-to-track Gradio app", "demo")):
+    dm = commands.add_parser("demo", help="the click-to-track Gradio app in the browser",
+                             description="Serve the click-to-track app (needs the demo extra: pip install 'sam2_hf[demo]').")
+    dm.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    dm.add_argument("--port", type=int, help="port (default: Gradio's, 7860 or the next free one)")
+    dm.add_argument("--share", action="store_true", help="also open a public Gradio link")
+    dm.set_defaults(run=demo_command)
+
+    for name, summary, issue in (("benchmark", "speed and memory next to the reference implementations", "performance"),):
         placeholder = commands.add_parser(name, help=f"{summary} (not available yet)",
                                           description=f"Not available yet: the {issue} issue brings it.")
         placeholder.set_defaults(run=_not_available)
@@ -276,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _video_job_arguments(parser: argparse.ArgumentParser, default_output: str) -> None:
     parser.add_argument("video", help="video file (mp4, avi, webm, ...) or folder of JPEG/PNG frames")
-    parser.add_argument("--model", help="model folder, Hub id or official .pt (default: random weights, for a dry run)")
+    parser.add_argument("--model", help="model folder, Hub id or official .pt (default: the shipped sam2-hf-synthetic-small)")
     parser.add_argument("--output", default=default_output, help="folder to write (default: %(default)s)")
     parser.add_argument("--max-frames", type=int, help="track at most this many frames in each direction")
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")

@@ -34,17 +34,19 @@ outputs = model(**inputs)
 masks = processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"])
 ```
 
-SAM 2: Ravi et al., "SAM 2: Segment Anything in Images and Videos", 2024.
+{details}SAM 2: Ravi et al., "SAM 2: Segment Anything in Images and Videos", 2024.
 """
 
 
-def write_model_card(folder: str | Path, config: Sam2Config, model_class: str, num_values: int, origin: str) -> Path:
-    """Write ``README.md`` into a saved model folder and return its path."""
+def write_model_card(folder: str | Path, config: Sam2Config, model_class: str, num_values: int, origin: str,
+                     details: str = "") -> Path:
+    """Write ``README.md`` into a saved model folder and return its path; ``details`` (markdown)
+    goes before the citation (training data, metrics...)."""
     folder = Path(folder)
     text = _TEMPLATE.format(
         title=folder.name, version=config.version, embed_dim=config.vision_config.embed_dim,
         depth=sum(config.vision_config.stages), params=num_values, origin=origin,
-        model_class=model_class, repo=folder.name,
+        model_class=model_class, repo=folder.name, details=f"{details.strip()}\n\n" if details.strip() else "",
     )
     path = folder / "README.md"
     path.write_text(text)

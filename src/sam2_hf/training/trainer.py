@@ -27,9 +27,8 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ..configuration import PRESETS, Sam2Config
-from ..data.sav import decode_masks, load_sav, read_frames
-from ..evaluation.protocols import interactive, semi_supervised
-from ..evaluation.scoring import score_sav_object
+from ..data.sav import load_sav
+from ..evaluation.model_evaluation import evaluate_model
 from ..model_card import write_model_card
 from ..modeling.video_model import Sam2VideoModel
 from ..processing.image_processor import Sam2ImageProcessor
@@ -89,40 +88,6 @@ def learning_rate_factor(step: int, config: TrainingConfig) -> float:
         return math.sqrt(max(config.warmup_steps, 1) / (step + 1))
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
     return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
-
-
-def evaluate_clicks(model: Sam2VideoModel, val_data: str, num_clicks: tuple[int, ...] = (1,), first_frame_mask: bool = False) -> dict[str, float]:
-    """Mean J&F over the objects of the val/test-layout folder ``val_data``: simulated clicks on
-    the first annotated frame (and, with ``first_frame_mask``, the first frame's mask), tracked
-    through every frame, scored on the annotated ones as the SA-V evaluator does. Objects not
-    visible on the first annotated frame cannot be clicked and are left out."""
-    videos = load_sav(val_data)
-    scores: dict[str, list[float]] = {f"{k}_click": [] for k in num_clicks}
-    if first_frame_mask:
-        scores["mask"] = []
-    was_training = model.training
-    model.eval()
-    for row in videos:
-        frames = read_frames(row, list(range(row["num_frames"])))
-        first = row["frame_indices"][0]
-        frames = frames[first:]
-        gt = np.stack([decode_masks(row, i) for i in range(len(row["frame_indices"]))])  # (A, N, H, W)
-        annotated = [t - first for t in row["frame_indices"]]
-        labels = np.zeros(gt.shape[2:], np.uint8)
-        for obj in range(gt.shape[1]):
-            labels[gt[0, obj]] = obj + 1
-        predictions = {f"{k}_click": maps for k, maps in interactive(model, frames, labels, num_clicks).items()}
-        if first_frame_mask:
-            predictions["mask"] = semi_supervised(model, frames, labels)
-        for name, maps in predictions.items():
-            for obj in range(gt.shape[1]):
-                if not gt[0, obj].any():
-                    continue
-                score = score_sav_object(gt[:, obj], maps[annotated] == obj + 1)
-                if score is not None:
-                    scores[name].append((score.J + score.F) / 2)
-    model.train(was_training)
-    return {name: float(np.mean(values)) if values else float("nan") for name, values in scores.items()}
 
 
 def latest_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
@@ -192,7 +157,7 @@ def train(config: TrainingConfig) -> Path:
                **{name: float(accelerator.reduce(value.detach(), "mean")) for name, value in losses.items()}}
         row["val_jf_1_click"] = None
         if config.eval_every and config.val_data and step % config.eval_every == 0 and accelerator.is_main_process:
-            row["val_jf_1_click"] = evaluate_clicks(accelerator.unwrap_model(module).model, config.val_data)["1_click"]
+            row["val_jf_1_click"] = evaluate_model(accelerator.unwrap_model(module).model, config.val_data)["1_click"]
         if accelerator.is_main_process:
             _append_csv(metrics_file, row)
             if log_with:

@@ -1,0 +1,238 @@
+"""Click-to-track with SAM 2: the Gradio app of ``spaces_demo/`` and ``sam2-hf demo``.
+
+    python spaces_demo/app.py            # or: sam2-hf demo   (needs: pip install "sam2_hf[demo]")
+
+Upload a video (or pick the bundled example), click on the first frame to add positive or
+negative points for an object, add more objects, press Track, scrub to any frame to correct it
+with more clicks, track again, and download the masks (PNG per frame, SA-V-style JSON) and the
+overlay video. Every browser session has its own tracking session and temporary folder; the
+page's clicks and the API endpoints (/load_video, /add_point, /track, /export) share one code path.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from . import DEFAULT_MODEL
+from .modeling import Sam2VideoModel
+from .outputs import object_colors, overlay_masks, write_video_outputs
+from .pipelines import VideoMaskGenerationPipeline
+
+logger = logging.getLogger("sam2_hf.demo")
+EXAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "shapes.mp4"  # in a clone of the repository
+MAX_FRAMES = int(os.environ.get("SAM2_DEMO_MAX_FRAMES", 300))
+MAX_SIDE = int(os.environ.get("SAM2_DEMO_MAX_SIDE", 1920))
+MAX_UPLOAD_MB = float(os.environ.get("SAM2_DEMO_MAX_UPLOAD_MB", 100))
+MAX_OBJECTS = int(os.environ.get("SAM2_DEMO_MAX_OBJECTS", 8))
+
+
+@functools.lru_cache(maxsize=2)
+def load_model(name: str) -> Sam2VideoModel:
+    """Models are shared by all sessions (read-only); each session has its own tracking state."""
+    return Sam2VideoModel.from_pretrained(name or DEFAULT_MODEL).eval()
+
+
+class DemoSession:
+    """One browser session: its video, its tracking session, the masks shown, a temp folder."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="sam2-demo-"))
+        self.pipe: VideoMaskGenerationPipeline | None = None
+        self.video_path: Path | None = None
+        self.masks: dict[int, tuple[list[int], np.ndarray]] = {}  # frame -> (object ids, bit-packed masks)
+        self.outputs: Path | None = None
+
+    @property
+    def session(self):
+        if self.pipe is None or self.pipe.session is None:
+            raise gr.Error("Load a video first.")
+        return self.pipe.session
+
+    def open(self, video_path: str, model_name: str) -> None:
+        self.close_session()
+        self.video_path = Path(video_path)
+        self.pipe = VideoMaskGenerationPipeline(model=load_model(model_name), device="cpu")
+        self.pipe.session = self.pipe.model.start_session(video_path, corrections_as_conditioning=True)
+        self.masks.clear()
+        self.outputs = None
+
+    def remember(self, frame_idx: int, object_ids: list[int], masks: np.ndarray) -> None:
+        self.masks[frame_idx] = (list(object_ids), np.packbits(masks, axis=-1))
+
+    def frame_image(self, frame_idx: int) -> np.ndarray:
+        frame = self.session.source.frame(frame_idx)
+        if frame_idx not in self.masks:
+            return frame
+        object_ids, packed = self.masks[frame_idx]
+        masks = np.unpackbits(packed, axis=-1, count=frame.shape[1]).astype(bool)
+        return overlay_masks(frame, masks, colors=object_colors(object_ids))
+
+    def close_session(self) -> None:
+        if self.pipe is not None and self.pipe.session is not None:
+            self.pipe.session.close()
+        self.pipe = None
+
+    def cleanup(self) -> None:
+        """Called by Gradio when the browser session ends."""
+        self.close_session()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _check_video(path: str) -> None:
+    size_mb = Path(path).stat().st_size / 2**20
+    if size_mb > MAX_UPLOAD_MB:
+        raise gr.Error(f"The video is {size_mb:.0f} MB; this demo takes up to {MAX_UPLOAD_MB:.0f} MB.")
+
+
+def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[np.ndarray, str, dict, DemoSession]:
+    """A video file -> its first frame, a status line and the frame slider's new range."""
+    if not video:
+        raise gr.Error("Upload a video or pick the example.")
+    _check_video(video)
+    try:
+        state.open(video, model_name)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    session = state.session
+    num_frames, (height, width) = session.num_frames, session.video_size
+    if num_frames is None or num_frames > MAX_FRAMES or max(height, width) > MAX_SIDE:
+        state.close_session()
+        raise gr.Error(f"This demo takes videos of up to {MAX_FRAMES} frames and {MAX_SIDE} px a side; "
+                       f"this one has {num_frames} frames of {width}x{height}.")
+    status = f"Loaded {Path(video).name}: {num_frames} frames of {width}x{height}. Click on the object to track."
+    return state.frame_image(0), status, gr.update(maximum=num_frames - 1, value=0), state
+
+
+def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: float, state: DemoSession
+              ) -> tuple[np.ndarray, str, DemoSession]:
+    """A click (label 1 or "positive" adds, 0 or "negative" removes) for object ``obj_id`` on a
+    frame -> that frame with every object's mask."""
+    session = state.session
+    frame_idx, obj_id = int(frame_idx), int(obj_id)
+    positive = label in (1, "1", "positive")
+    if obj_id not in session.object_ids and len(session.object_ids) >= MAX_OBJECTS:
+        raise gr.Error(f"This demo tracks up to {MAX_OBJECTS} objects.")
+    try:
+        result = session.add_points(frame_idx, obj_id, [[float(x), float(y)]], [1 if positive else 0], clear_old_points=False)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    state.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
+    kind = "positive" if positive else "negative"
+    return state.frame_image(frame_idx), f"Object {obj_id}: {kind} click at ({x:.0f}, {y:.0f}) on frame {frame_idx}.", state
+
+
+def click_on_image(frame_idx: float, label: str, obj_id: float, state: DemoSession, event: gr.SelectData):
+    """A click in the page: the same path as the /add_point endpoint."""
+    x, y = event.index
+    return add_point(frame_idx, x, y, label, obj_id, state)
+
+
+def track(state: DemoSession, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, DemoSession]:
+    """Propagate every object through the video -> the overlay video and a status line."""
+    session = state.session
+    if not session.object_ids:
+        raise gr.Error("Click on an object first.")
+    outputs = state.folder / "outputs"
+    shutil.rmtree(outputs, ignore_errors=True)
+
+    def remembered(results):
+        for result in results:
+            state.remember(result["frame_idx"], result["object_ids"], result["masks"])
+            yield result
+
+    prompted = [(frame, obj) for obj, frames in session.prompted_frames().items() for frame in frames]
+    count = write_video_outputs(remembered(state.pipe()), outputs, session.source, state.video_path.stem, "manual", prompted)
+    state.outputs = outputs
+    return str(outputs / "overlay.mp4"), f"Tracked {len(session.object_ids)} object(s) through {count} frames.", state
+
+
+def show_frame(frame_idx: float, state: DemoSession) -> np.ndarray:
+    return state.frame_image(int(frame_idx))
+
+
+def clear_object(frame_idx: float, obj_id: float, state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
+    session = state.session
+    try:
+        session.remove_object(int(obj_id))
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    state.masks.clear()
+    state.outputs = None
+    return state.frame_image(int(frame_idx)), f"Object {int(obj_id)} removed; track again to update the video.", state
+
+
+def start_over(state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
+    state.session.reset()
+    state.masks.clear()
+    state.outputs = None
+    return state.frame_image(0), "All objects removed.", state
+
+
+def export(state: DemoSession) -> tuple[str, DemoSession]:
+    """A zip of the PNG masks (one indexed PNG per frame), masklets.json and overlay.mp4."""
+    if state.outputs is None:
+        raise gr.Error("Track the video first.")
+    archive = state.folder / "sam2_masks.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as handle:
+        for path in sorted(state.outputs.rglob("*")):
+            if path.is_file():
+                handle.write(path, path.relative_to(state.outputs))
+    return str(archive), state
+
+
+def build_demo() -> gr.Blocks:
+    with gr.Blocks(title="SAM 2: click to track") as demo:
+        state = gr.State(DemoSession, delete_callback=lambda session: session.cleanup(), time_to_live=3600)
+        gr.Markdown("# SAM 2: click to track\nUpload a video, click the object, press **Track**. "
+                    "Scrub to any frame and click again to correct, then track again.")
+        with gr.Row():
+            with gr.Column():
+                video = gr.Video(label="Video", sources=["upload"])
+                model_name = gr.Textbox(label="Model (Hub id or folder; empty: the shipped small model)", value="")
+                load = gr.Button("Load video")
+                if EXAMPLE_VIDEO.is_file():
+                    gr.Examples([[str(EXAMPLE_VIDEO)]], inputs=[video], label="Example")
+            with gr.Column():
+                frame = gr.Image(label="Frame (click to add a point)", interactive=False, type="numpy", elem_id="frame")
+                frame_idx = gr.Slider(0, 1, value=0, step=1, label="Frame")
+                with gr.Row():
+                    label = gr.Radio(["positive", "negative"], value="positive", label="Click")
+                    obj_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="Object id")
+                with gr.Row():
+                    track_button = gr.Button("Track", variant="primary")
+                    clear_button = gr.Button("Clear object")
+                    reset_button = gr.Button("Start over")
+                status = gr.Textbox(label="Status", interactive=False, elem_id="status")
+        with gr.Row():
+            overlay = gr.Video(label="Tracked video")
+            download = gr.File(label="Masks (PNG + SA-V JSON) and overlay")
+            export_button = gr.Button("Export")
+        # Hidden fields so /add_point can be called with coordinates from scripts.
+        x, y = gr.Number(visible=False), gr.Number(visible=False)
+        add = gr.Button(visible=False)
+
+        load.click(load_video, [video, model_name, state], [frame, status, frame_idx, state], api_name="load_video")
+        add.click(add_point, [frame_idx, x, y, label, obj_id, state], [frame, status, state], api_name="add_point")
+        frame.select(click_on_image, [frame_idx, label, obj_id, state], [frame, status, state], api_name=False)
+        frame_idx.release(show_frame, [frame_idx, state], [frame], api_name=False)
+        track_button.click(track, [state], [overlay, status, state], api_name="track")
+        clear_button.click(clear_object, [frame_idx, obj_id, state], [frame, status, state], api_name="clear_object")
+        reset_button.click(start_over, [state], [frame, status, state], api_name="start_over")
+        export_button.click(export, [state], [download, state], api_name="export")
+    demo.queue(default_concurrency_limit=1, max_size=32)
+    return demo
+
+
+def launch(server_name: str | None = None, server_port: int | None = None, share: bool = False) -> None:
+    """Build the app and serve it until interrupted."""
+    build_demo().launch(server_name=server_name or os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        server_port=server_port, share=share, max_file_size=f"{MAX_UPLOAD_MB:.0f}mb")

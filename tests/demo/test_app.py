@@ -1,0 +1,102 @@
+"""The Gradio app driven through gradio_client against a real local launch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+gr = pytest.importorskip("gradio")
+gradio_client = pytest.importorskip("gradio_client")
+
+from sam2_hf import Sam2VideoModel  # noqa: E402
+
+from ..conftest import make_objects_visible, tiny_config  # noqa: E402
+
+from sam2_hf import demo as app  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("demo_model")
+    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def server():
+    demo = app.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield url
+    demo.close()
+
+
+def client(url):
+    return gradio_client.Client(url, verbose=False)
+
+
+def test_click_track_correct_export(server, model_dir, tmp_path):
+    c = client(server)
+    video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
+    first, status, _ = c.predict(video, str(model_dir), api_name="/load_video")
+    assert "20 frames of 320x240" in status
+    assert np.asarray(Image.open(first)).shape == (240, 320, 3)
+
+    shown, status, = c.predict(0, 60, 110, "positive", 1, api_name="/add_point")
+    assert "Object 1: positive click" in status
+    before = np.asarray(Image.open(shown))
+    plain = np.asarray(Image.open(first))
+    assert (before != plain).any()  # the mask is painted on the frame
+
+    overlay, status = c.predict(api_name="/track")
+    assert "through 20 frames" in status and Path(overlay["video"] if isinstance(overlay, dict) else overlay).is_file()
+
+    shown, status = c.predict(12, 200, 60, "negative", 1, api_name="/add_point")
+    assert "negative click" in status and "frame 12" in status
+    c.predict(api_name="/track")
+
+    archive = Path(c.predict(api_name="/export"))
+    with zipfile.ZipFile(archive) as handle:
+        names = handle.namelist()
+        assert sum(n.startswith("masks/") for n in names) == 20 and "overlay.mp4" in names
+        masklets = json.loads(handle.read("masklets.json"))
+    assert masklets["masklet_id"] == [1] and masklets["masklet_edited_frame_count"] == [2]
+    # The exported JSON loads back with the training reader (the demo as annotation tool).
+    from sam2_hf.data import load_sav
+
+    folder = tmp_path / "sav"
+    folder.mkdir()
+    (folder / "sav_000000_manual.json").write_text(json.dumps(masklets))
+    shutil.copy(app.EXAMPLE_VIDEO, folder / "sav_000000.mp4")
+    row = load_sav(folder)[0]
+    assert row["frame_indices"] == list(range(20)) and row["object_ids"] == [1]
+
+
+def test_sessions_do_not_see_each_other(server, model_dir):
+    a, b = client(server), client(server)
+    video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
+    for c in (a, b):
+        c.predict(video, str(model_dir), api_name="/load_video")
+    a.predict(0, 60, 110, "positive", 1, api_name="/add_point")
+    a.predict(0, 240, 60, "positive", 2, api_name="/add_point")
+    b.predict(0, 60, 110, "positive", 5, api_name="/add_point")
+    _, status_a = a.predict(api_name="/track")
+    _, status_b = b.predict(api_name="/track")
+    assert "Tracked 2 object(s)" in status_a and "Tracked 1 object(s)" in status_b
+
+
+def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):
+    c = client(server)
+    monkeypatch.setattr(app, "MAX_FRAMES", 5)
+    video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
+    with pytest.raises(Exception, match="up to 5 frames"):
+        c.predict(video, str(model_dir), api_name="/load_video")
+    with pytest.raises(Exception, match="Load a video first"):
+        client(server).predict(api_name="/track")

@@ -1,0 +1,70 @@
+"""The app in a real headless Chromium (Debian's, driven by Playwright): load the example, click
+on the frame, track, and keep a screenshot for a person to look at."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+pytest.importorskip("gradio")
+sync_api = pytest.importorskip("playwright.sync_api")
+
+from sam2_hf import Sam2VideoModel  # noqa: E402
+from sam2_hf import demo as app  # noqa: E402
+
+from ..conftest import make_objects_visible, tiny_config  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+SCREENSHOTS = Path(os.environ.get("SAM2_SCREENSHOT_DIR", Path(__file__).resolve().parents[2] / "outputs" / "screenshots"))
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory):
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("browser_model")
+    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
+    demo = app.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    yield url, str(folder)
+    demo.close()
+
+
+def test_click_and_track_in_the_browser(url):
+    address, model_dir = url
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(address)
+        page.get_by_label("Model (Hub id or folder; empty: the shipped small model)").fill(model_dir)
+        page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Load video").click()
+        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Loaded')",
+                               timeout=60_000)
+        image = page.locator("#frame img").first
+        box = image.bounding_box()
+        before = image.screenshot()
+        image.click(position={"x": box["width"] * 60 / 320, "y": box["height"] * 110 / 240})
+        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('positive click')",
+                               timeout=60_000)
+        page.wait_for_timeout(500)
+        after = page.locator("#frame img").first.screenshot()
+        assert before != after  # the mask is painted on the frame
+        page.get_by_role("button", name="Track").click()
+        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Tracked 1 object')",
+                               timeout=120_000)
+        page.wait_for_selector("video", timeout=30_000)
+        path = SCREENSHOTS / "demo_after_tracking.png"
+        page.screenshot(path=str(path), full_page=True)
+        browser.close()
+    shot = np.asarray(Image.open(path))
+    assert shot.shape[0] > 500 and shot.std() > 10  # a rendered page, not a blank one
