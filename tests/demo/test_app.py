@@ -100,3 +100,14 @@ def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):
         c.predict(video, str(model_dir), api_name="/load_video")
     with pytest.raises(Exception, match="Load a video first"):
         client(server).predict(api_name="/track")
+
+
+def test_a_session_cleans_up_after_itself(model_dir):
+    state = app.DemoSession()
+    state.open(str(app.EXAMPLE_VIDEO), str(model_dir))
+    (state.folder / "outputs").mkdir()
+    source = state.session.source
+    state.cleanup()
+    assert not state.folder.exists() and state.pipe is None
+    with pytest.raises(Exception):
+        source.frame(0)  # the video file was closed

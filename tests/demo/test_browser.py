@@ -68,3 +68,17 @@ def test_click_and_track_in_the_browser(url):
         browser.close()
     shot = np.asarray(Image.open(path))
     assert shot.shape[0] > 500 and shot.std() > 10  # a rendered page, not a blank one
+
+
+def test_too_large_upload_is_refused_in_the_page(url, monkeypatch):
+    address, model_dir = url
+    monkeypatch.setattr(app, "MAX_UPLOAD_MB", 0.001)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(address)
+        page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))
+        page.wait_for_timeout(1000)
+        page.get_by_role("button", name="Load video").click()
+        page.get_by_text("this demo takes up to").first.wait_for(timeout=30_000)
+        browser.close()
