@@ -141,3 +141,18 @@ def test_bad_configs(tmp_path, content, message):
     path.write_text(content)
     with pytest.raises(ValueError, match=message):
         TrainingConfig.from_file(path)
+
+
+def test_training_after_tracking_in_the_same_process(sav):
+    """Caches filled under inference mode (tracking) must not break autograd later."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = Sam2VideoModel(config)
+    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=3)[0]
+    frames = (clip["pixel_values"].permute(0, 2, 3, 1).clamp(-2, 2) * 50 + 128).to(torch.uint8).numpy()
+    with model.start_session(frames) as session:
+        session.add_points(0, 1, [[64, 64]], [1])
+        list(session.propagate())
+    loss = ClipTrainingModel(model.train())(clip["pixel_values"], clip["targets"], clip["seed"])["loss"]
+    loss.backward()
+    assert all(p.grad is not None for p in model.memory_attention.parameters())

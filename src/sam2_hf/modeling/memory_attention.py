@@ -19,8 +19,11 @@ from .layers import Attention
 
 @lru_cache(maxsize=16)
 def _rope_cos_sin(head_dim: int, side: int, theta: float, device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    angles = axial_rope_angles(head_dim, side, side, theta, device=torch.device(device))
-    return angles.cos(), angles.sin()
+    # Cached tensors must be normal ones even when first made under inference mode (tracking),
+    # or training later in the same process could not use them.
+    with torch.inference_mode(False):
+        angles = axial_rope_angles(head_dim, side, side, theta, device=torch.device(device))
+        return angles.cos(), angles.sin()
 
 
 def axial_rope_angles(head_dim: int, height: int, width: int, theta: float, device=None) -> torch.Tensor:

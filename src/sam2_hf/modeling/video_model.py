@@ -306,7 +306,8 @@ class Sam2VideoModel(Sam2Model):
 
 @lru_cache(maxsize=8)
 def _sine_encoding_cached(channels: int, height: int, width: int, device: str) -> torch.Tensor:
-    return sine_position_encoding(channels, height, width, device=torch.device(device))[None]
+    with torch.inference_mode(False):  # usable by autograd even when first made while tracking
+        return sine_position_encoding(channels, height, width, device=torch.device(device))[None]
 
 
 def _sine_encoding(channels: int, height: int, width: int, device: torch.device) -> torch.Tensor:
