@@ -22,6 +22,7 @@ from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig
 from sam2_hf.training.clip_model import ClipTrainingModel
 from sam2_hf.training.clips import ClipDataset
+from sam2_hf.training.trainer import learning_rate_factor
 
 from ..conftest import tiny_config
 
@@ -106,6 +107,11 @@ def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
     assert summary["num_processes"] == 2 and summary["steps"] == 4
     first, second = summary["weight_checksums"]
     assert first == second
+    # The schedule advances once per optimizer step, however many processes there are.
+    settings = TrainingConfig.from_file(config)
+    with (tmp_path / "run" / "metrics.csv").open() as handle:
+        rates = [float(row["lr"]) for row in csv.DictReader(handle)]
+    assert rates == pytest.approx([settings.learning_rate * learning_rate_factor(step, settings) for step in range(1, 5)])
 
 
 def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav):

@@ -107,7 +107,9 @@ def train(config: TrainingConfig) -> Path:
     # cpu=True on a machine without CUDA makes several launched processes one gloo data-parallel group.
     accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=config.mixed_precision,
                               log_with=log_with, project_dir=str(output_dir),
-                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+                              kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+                              # The schedule counts optimizer steps, whatever the number of processes.
+                              step_scheduler_with_optimizer=False)
     set_seed(config.seed)
     model = build_model(config)
     processor = Sam2ImageProcessor(model.config.image_size, model.config.image_mean, model.config.image_std)
@@ -153,7 +155,7 @@ def train(config: TrainingConfig) -> Path:
         optimizer.zero_grad()
         step += 1
         progress.update()
-        row = {"step": step, "lr": scheduler.get_last_lr()[0], "seconds": round(time.time() - started, 2),
+        row = {"step": step, "lr": max(scheduler.get_last_lr()), "seconds": round(time.time() - started, 2),
                **{name: float(accelerator.reduce(value.detach(), "mean")) for name, value in losses.items()}}
         row["val_jf_1_click"] = None
         if config.eval_every and config.val_data and step % config.eval_every == 0 and accelerator.is_main_process:
