@@ -1,35 +1,37 @@
-"""Writes examples/shapes.mp4: two seconds of two objects moving over a textured background,
-the clip the README's tracking command runs on (H.264, small enough to commit)."""
+"""Writes examples/shapes.mp4, the clip the README's tracking command runs on: three seconds of
+the synthetic videos the shipped model was trained on (seed 30 of `sam2_hf.data.render_video`:
+two textured objects, one with a look-alike distractor, on a textured background), H.264, small
+enough to commit. Prints a click inside each object on frame 0."""
 
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
-WIDTH, HEIGHT, FPS, SECONDS = 320, 240, 10, 2
+from sam2_hf.data import render_video
+
+SEED, FRAMES, HEIGHT, WIDTH, FPS = 30, 36, 144, 192, 12
 
 
-def frame(t: int) -> np.ndarray:
-    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
-    image = np.stack([70 + (x // 16 % 2) * 30, 90 + (y // 16 % 2) * 30, np.full_like(x, 140)], -1)
-    cx, cy = 60 + 8 * t, 110 + 30 * np.sin(t / 4)
-    image[(x - cx) ** 2 + (y - cy) ** 2 < 28**2] = [230, 70, 50]  # a disc moving right
-    top = 40 + 5 * t
-    image[top : top + 50, 220:270] = [240, 220, 60]  # a square moving down
-    return image.astype(np.uint8)
-
-
-def make_example_video(path: Path) -> None:
+def make_example_video(path: Path) -> list[tuple[int, int]]:
+    frames, masks = render_video(SEED, num_frames=FRAMES, height=HEIGHT, width=WIDTH, num_objects=2, num_distractors=1)
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
-        stream.options = {"crf": "28"}
-        for t in range(FPS * SECONDS):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame(t), format="rgb24")))
+        stream.options = {"crf": "18"}
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
+    clicks = []
+    for mask in masks[0]:  # the pixel deepest inside each object on frame 0
+        distance = cv2.distanceTransform(np.pad(mask, 1).astype(np.uint8), cv2.DIST_L2, 5)[1:-1, 1:-1]
+        y, x = np.unravel_index(int(distance.argmax()), distance.shape)
+        clicks.append((int(x), int(y)))
+    return clicks
 
 
 if __name__ == "__main__":
     out = Path(__file__).resolve().parents[1] / "examples" / "shapes.mp4"
-    make_example_video(out)
-    print(f"wrote {out}")
+    clicks = make_example_video(out)
+    print(f"wrote {out}; clicks inside the objects on frame 0: {clicks}")

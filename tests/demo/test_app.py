@@ -46,26 +46,26 @@ def test_click_track_correct_export(server, model_dir, tmp_path):
     c = client(server)
     video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
     first, status, _ = c.predict(video, str(model_dir), api_name="/load_video")
-    assert "20 frames of 320x240" in status
-    assert np.asarray(Image.open(first)).shape == (240, 320, 3)
+    assert "36 frames of 192x144" in status
+    assert np.asarray(Image.open(first)).shape == (144, 192, 3)
 
-    shown, status, = c.predict(0, 60, 110, "positive", 1, api_name="/add_point")
+    shown, status, = c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
     assert "Object 1: positive click" in status
     before = np.asarray(Image.open(shown))
     plain = np.asarray(Image.open(first))
     assert (before != plain).any()  # the mask is painted on the frame
 
     overlay, status = c.predict(api_name="/track")
-    assert "through 20 frames" in status and Path(overlay["video"] if isinstance(overlay, dict) else overlay).is_file()
+    assert "through 36 frames" in status and Path(overlay["video"] if isinstance(overlay, dict) else overlay).is_file()
 
-    shown, status = c.predict(12, 200, 60, "negative", 1, api_name="/add_point")
+    shown, status = c.predict(12, 100, 20, "negative", 1, api_name="/add_point")
     assert "negative click" in status and "frame 12" in status
     c.predict(api_name="/track")
 
     archive = Path(c.predict(api_name="/export"))
     with zipfile.ZipFile(archive) as handle:
         names = handle.namelist()
-        assert sum(n.startswith("masks/") for n in names) == 20 and "overlay.mp4" in names
+        assert sum(n.startswith("masks/") for n in names) == 36 and "overlay.mp4" in names
         masklets = json.loads(handle.read("masklets.json"))
     assert masklets["masklet_id"] == [1] and masklets["masklet_edited_frame_count"] == [2]
     # The exported JSON loads back with the training reader (the demo as annotation tool).
@@ -76,7 +76,7 @@ def test_click_track_correct_export(server, model_dir, tmp_path):
     (folder / "sav_000000_manual.json").write_text(json.dumps(masklets))
     shutil.copy(app.EXAMPLE_VIDEO, folder / "sav_000000.mp4")
     row = load_sav(folder)[0]
-    assert row["frame_indices"] == list(range(20)) and row["object_ids"] == [1]
+    assert row["frame_indices"] == list(range(36)) and row["object_ids"] == [1]
 
 
 def test_sessions_do_not_see_each_other(server, model_dir):
@@ -84,9 +84,9 @@ def test_sessions_do_not_see_each_other(server, model_dir):
     video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
     for c in (a, b):
         c.predict(video, str(model_dir), api_name="/load_video")
-    a.predict(0, 60, 110, "positive", 1, api_name="/add_point")
-    a.predict(0, 240, 60, "positive", 2, api_name="/add_point")
-    b.predict(0, 60, 110, "positive", 5, api_name="/add_point")
+    a.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    a.predict(0, 174, 48, "positive", 2, api_name="/add_point")
+    b.predict(0, 62, 88, "positive", 5, api_name="/add_point")
     _, status_a = a.predict(api_name="/track")
     _, status_b = b.predict(api_name="/track")
     assert "Tracked 2 object(s)" in status_a and "Tracked 1 object(s)" in status_b

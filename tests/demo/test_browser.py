@@ -53,7 +53,7 @@ def test_click_and_track_in_the_browser(url):
         image = page.locator("#frame img").first
         box = image.bounding_box()
         before = image.screenshot()
-        image.click(position={"x": box["width"] * 60 / 320, "y": box["height"] * 110 / 240})
+        image.click(position={"x": box["width"] * 62 / 192, "y": box["height"] * 88 / 144})
         page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('positive click')",
                                timeout=60_000)
         page.wait_for_timeout(500)
