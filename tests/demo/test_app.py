@@ -49,7 +49,7 @@ def test_click_track_correct_export(server, model_dir, tmp_path):
     assert "36 frames of 192x144" in status
     assert np.asarray(Image.open(first)).shape == (144, 192, 3)
 
-    shown, status, = c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    shown, status = c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
     assert "Object 1: positive click" in status
     before = np.asarray(Image.open(shown))
     plain = np.asarray(Image.open(first))

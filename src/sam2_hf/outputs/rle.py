@@ -68,8 +68,8 @@ def encode_rle(mask: np.ndarray) -> dict:
     return {"size": [int(mask.shape[0]), int(mask.shape[1])], "counts": runs_to_string(mask_to_runs(mask))}
 
 
-def decode_rle(rle: dict) -> np.ndarray:
-    """COCO RLE (compressed string or list of counts) -> ``(H, W)`` bool mask."""
+def rle_runs(rle: dict) -> tuple[int, int, list[int]]:
+    """``(H, W, run lengths)`` of a COCO RLE (compressed string or list of counts), checked."""
     try:
         height, width = (int(v) for v in rle["size"])
         counts = rle["counts"]
@@ -80,13 +80,16 @@ def decode_rle(rle: dict) -> np.ndarray:
     runs = string_to_runs(counts) if isinstance(counts, str) else [int(c) for c in counts]
     if any(run < 0 for run in runs) or sum(runs) != height * width:
         raise ValueError(f"RLE runs cover {sum(runs)} pixels, the size {height}x{width} needs {height * width}")
+    return height, width, runs
+
+
+def decode_rle(rle: dict) -> np.ndarray:
+    """COCO RLE (compressed string or list of counts) -> ``(H, W)`` bool mask."""
+    height, width, runs = rle_runs(rle)
     values = np.arange(len(runs)) % 2 == 1
-    flat = np.repeat(values, runs)
-    return flat.reshape((height, width), order="F")
+    return np.repeat(values, runs).reshape((height, width), order="F")
 
 
 def rle_area(rle: dict) -> int:
     """Foreground pixels of an RLE without decoding it."""
-    counts = rle["counts"]
-    runs = string_to_runs(counts if isinstance(counts, str) else counts.decode("ascii")) if isinstance(counts, (str, bytes)) else counts
-    return int(sum(runs[1::2]))
+    return int(sum(rle_runs(rle)[2][1::2]))
