@@ -143,13 +143,19 @@ def test_auto_tracks_every_object_found(tmp_path, tiny_model_dir, clip):
     out = tmp_path / "auto"
     result = subprocess.run(
         ["sam2-hf", "auto", str(clip), "--model", str(tiny_model_dir), "--points-per-side", "3", "--pred-iou-thresh", "0",
-         "--stability-score-thresh", "0", "--max-objects", "2", "--output", str(out)],
+         "--stability-score-thresh", "0", "--max-objects", "2", "--png-layout", "sav", "--output", str(out)],
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
     masklets = json.loads((out / "masklets.json").read_text())
     assert 1 <= masklets["masklet_num"] <= 2 and masklets["masklet_type"][0] == "auto"
-    assert len(list((out / "masks").iterdir())) == 8
+    # SA-V layout: masks/<object>/<frame>.png, binary, equal to the RLEs.
+    object_dirs = sorted((out / "masks").iterdir())
+    assert [p.name for p in object_dirs] == [f"{obj:03d}" for obj in masklets["masklet_id"]]
+    for column, object_dir in enumerate(object_dirs):
+        assert len(list(object_dir.iterdir())) == 8
+        png = np.asarray(Image.open(object_dir / "00005.png")) > 0
+        assert np.array_equal(png, decode_rle(masklets["masklet"][5][column]))
 
 
 @pytest.mark.parametrize("command", ["benchmark"])

@@ -176,7 +176,8 @@ def _run_video_job(args: argparse.Namespace, prompts: list[dict] | None, masklet
     try:
         with pipe.session as session:
             prompted = [(frame, obj) for obj, frames in session.prompted_frames().items() for frame in frames]
-            num_frames = write_video_outputs(results, partial, session.source, Path(str(args.video)).stem, masklet_type, prompted)
+            num_frames = write_video_outputs(results, partial, session.source, Path(str(args.video)).stem, masklet_type,
+                                             prompted, png_layout=args.png_layout)
         shutil.rmtree(output, ignore_errors=True)
         partial.rename(output)
     finally:
@@ -322,6 +323,9 @@ def _video_job_arguments(parser: argparse.ArgumentParser, default_output: str) -
     parser.add_argument("--model", help="model folder, Hub id or official .pt (default: the shipped sam2-hf-synthetic-small)")
     parser.add_argument("--output", default=default_output, help="folder to write (default: %(default)s)")
     parser.add_argument("--max-frames", type=int, help="track at most this many frames in each direction")
+    parser.add_argument("--png-layout", choices=["davis", "sav"], default="davis",
+                        help="masks/ as one indexed PNG per frame (davis) or one binary PNG per object and frame "
+                        "in masks/<object>/ (sav) (default: %(default)s)")
     parser.add_argument("--device", help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
                         help="compute dtype under autocast (default: %(default)s)")

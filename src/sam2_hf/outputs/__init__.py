@@ -3,12 +3,13 @@
 from .masklets import MaskletJsonWriter
 from .overlay import object_colors, overlay_masks, palette
 from .rle import decode_rle, encode_rle
-from .writers import IndexedPngWriter, OverlayVideoWriter, in_frame_order, label_map, write_video_outputs
+from .writers import IndexedPngWriter, OverlayVideoWriter, PerObjectPngWriter, in_frame_order, label_map, write_video_outputs
 
 __all__ = [
     "IndexedPngWriter",
     "MaskletJsonWriter",
     "OverlayVideoWriter",
+    "PerObjectPngWriter",
     "decode_rle",
     "encode_rle",
     "in_frame_order",

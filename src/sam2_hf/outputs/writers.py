@@ -40,6 +40,21 @@ class IndexedPngWriter:
         return path
 
 
+class PerObjectPngWriter:
+    """One binary PNG per object per frame, ``<object:03d>/<frame:05d>.png``: the SA-V val/test
+    layout (objects may overlap), also readable by ``sam2-hf evaluate``."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame_idx: int, masks: np.ndarray, object_ids: list[int]) -> None:
+        for mask, obj in zip(masks, object_ids):
+            object_dir = self.folder / f"{obj:03d}"
+            object_dir.mkdir(exist_ok=True)
+            Image.fromarray(mask.astype(np.uint8) * 255).save(object_dir / f"{frame_idx:05d}.png")
+
+
 class OverlayVideoWriter:
     """An H.264 (yuv420p, browser-playable) video of the frames with coloured masks."""
 
@@ -96,12 +111,15 @@ def _unpack(result: dict) -> dict:
 
 
 def write_video_outputs(results: Iterable[dict], folder: Path, source, video_id: str, masklet_type: str,
-                        prompted: Iterable[tuple[int, int]] = ()) -> int:
-    """Stream pipeline results into ``folder``: ``masks/NNNNN.png`` (DAVIS layout),
-    ``masklets.json`` (SA-V style RLE) and ``overlay.mp4``. Returns the number of frames written."""
+                        prompted: Iterable[tuple[int, int]] = (), png_layout: str = "davis") -> int:
+    """Stream pipeline results into ``folder``: ``masks/`` (``png_layout`` "davis": one indexed
+    PNG per frame; "sav": one binary PNG per object and frame), ``masklets.json`` (SA-V style
+    RLE) and ``overlay.mp4``. Returns the number of frames written."""
     from .masklets import MaskletJsonWriter
 
-    png = IndexedPngWriter(folder / "masks")
+    if png_layout not in ("davis", "sav"):
+        raise ValueError(f"png_layout is 'davis' or 'sav', got {png_layout!r}")
+    png = (IndexedPngWriter if png_layout == "davis" else PerObjectPngWriter)(folder / "masks")
     masklets = MaskletJsonWriter(folder / "masklets.json", video_id, source.height, source.width,
                                  getattr(source, "fps", None), masklet_type)
     for frame_idx, object_id in prompted:
