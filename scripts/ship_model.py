@@ -1,6 +1,6 @@
 """Score a finished training run and install its model as the package's default.
 
-    python scripts/ship_model.py runs/shipped_model --val data/synthetic_val --max-videos 8
+    python scripts/ship_model.py runs/shipped_model --phase1 runs/shipped_model_phase1 --val data/synthetic_val
 
 Scores the trained model and the same architecture untrained (seeded random weights) with the
 paper's protocols (1, 3, 5 first-frame clicks and the first frame's mask) on held-out synthetic
@@ -26,7 +26,8 @@ from sam2_hf.model_card import write_model_card
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="output folder of the training run")
+    parser.add_argument("run", type=Path, help="output folder of the (last) training run")
+    parser.add_argument("--phase1", type=Path, help="output folder of the run the last one continued from")
     parser.add_argument("--val", type=Path, default=Path("data/synthetic_val"))
     parser.add_argument("--max-videos", type=int, default=8)
     args = parser.parse_args()
@@ -39,28 +40,39 @@ def main() -> None:
     baseline = evaluate_model(untrained, args.val, (1,), first_frame_mask=True, max_videos=args.max_videos)
     print("trained", scores, "untrained", baseline, f"({time.time() - started:.0f} s)")
 
-    summary = json.loads((args.run / "training_summary.json").read_text())
-    config = json.loads((args.run / "training_config.json").read_text())
+    phases = [args.phase1, args.run] if args.phase1 else [args.run]
+    lines = []
+    for number, run in enumerate(phases, start=1):
+        summary = json.loads((run / "training_summary.json").read_text())
+        config = json.loads((run / "training_config.json").read_text())
+        lines.append(f"{number}. `configs/{'shipped_model_phase1' if run == args.phase1 else 'shipped_model'}.yaml`: {summary['steps']} steps of "
+                     f"{summary['num_processes']} clips of {config['clip_length']} annotated frames (up to {config['max_objects']} "
+                     f"objects each, first-frame prompt mix {config['prompt_mix']}, corrections on "
+                     f"{config['num_correction_frames']} frame(s)), AdamW lr {config['learning_rate']} (layer decay "
+                     f"{config['layer_decay']}, {config['schedule']}), {summary['seconds'] / 60:.0f} minutes.")
     target = Path(sam2_hf.DEFAULT_MODEL)
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(args.run / "model", target)
     num_values = sum(t.numel() for t in trained.state_dict().values())
     rows = "\n".join(f"| J&F with {name.replace('_', ' ')} | {value:.3f} | {baseline.get(name, float('nan')):.3f} |"
                      for name, value in scores.items()).replace("J&F with mask", "J&F with first-frame mask")
+    steps = "\n".join(lines)
     details = f"""## Training
 
-Trained from scratch by this package's own pipeline (`configs/shipped_model.yaml`):
-`python scripts/make_synthetic_sav.py data/` (200 synthetic SA-V-format videos of 64 frames,
-192x144, three textured moving objects and two look-alike distractors each), then
-`accelerate launch --multi_gpu --num_processes {summary['num_processes']} --num_cpu_threads_per_process 1 scripts/train.py configs/shipped_model.yaml`:
-{summary['steps']} steps of {summary['num_processes']} clips of {config['clip_length']} annotated frames (up to {config['max_objects']} objects each),
-AdamW (lr {config['learning_rate']}, layer decay {config['layer_decay']}, {config['schedule']} schedule), SAM 2's losses,
-{summary['seconds'] / 60:.0f} minutes on two CPU cores. It knows only these synthetic videos: it follows
-textured shapes, not real-world objects. Use `facebook/sam2.1-hiera-*` for real videos.
+Trained from scratch by this package's own pipeline, on two CPU cores (two data-parallel
+processes, `accelerate launch --multi_gpu --num_processes 2 --num_cpu_threads_per_process 1
+scripts/train.py CONFIG`), SAM 2's losses, on `python scripts/make_synthetic_sav.py data/`
+(200 synthetic SA-V-format videos of 64 frames, 192x144, three textured moving objects and two
+look-alike distractors each):
+
+{steps}
+
+It knows only these synthetic videos: it follows textured shapes, not real-world objects. Use
+`facebook/sam2.1-hiera-*` for real videos.
 
 ## Evaluation
 
-{min(args.max_videos, 20)} held-out synthetic videos (generator seed 2, 96 frames each, annotated every 4th
+{args.max_videos} held-out synthetic videos (generator seed 2, 96 frames each, annotated every 4th
 frame), scored as the SA-V evaluator scores (first and last annotated frames left out), with
 simulated clicks at the centre of the largest error on the first frame:
 

@@ -15,6 +15,7 @@ import sam2_hf
 from sam2_hf.data import write_sav_dataset
 
 MODEL = Path(sam2_hf.DEFAULT_MODEL)
+EXAMPLE_MIN_IOU = 0.6  # measured with the shipped model: see the closing note of the fine-tuning issue
 pytestmark = pytest.mark.skipif(not (MODEL / "config.json").is_file(), reason="no model shipped yet")
 
 
@@ -44,3 +45,24 @@ def test_card_metrics_are_reproduced_on_fresh_videos(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     score = json.loads((tmp_path / "s.json").read_text())["1_click"]
     assert abs(score - claimed) < 0.1 and score > untrained + 0.2
+
+
+def test_readme_command_tracks_the_example_clip(tmp_path):
+    """`sam2-hf track examples/shapes.mp4 --point 62,88` with no --model follows the clicked object
+    (not its look-alike) through the clip: compared with the generator's own masks."""
+    import numpy as np
+    from PIL import Image
+
+    from sam2_hf.data import render_video
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "shapes.mp4"
+    result = subprocess.run(["sam2-hf", "track", str(example), "--point", "62,88", "--output", str(tmp_path / "out")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and "RANDOM" not in result.stderr, result.stderr[-2000:]
+    _, truth = render_video(30, num_frames=36, height=144, width=192, num_objects=2, num_distractors=1)
+    ious = []
+    for t in range(36):
+        predicted = np.asarray(Image.open(tmp_path / "out" / "masks" / f"{t:05d}.png")) == 1
+        union = (predicted | truth[t, 0]).sum()
+        ious.append((predicted & truth[t, 0]).sum() / union if union else 1.0)
+    assert np.mean(ious) >= EXAMPLE_MIN_IOU, f"mean IoU {np.mean(ious):.3f}"

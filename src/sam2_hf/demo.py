@@ -3,10 +3,11 @@
     python spaces_demo/app.py            # or: sam2-hf demo   (needs: pip install "sam2_hf[demo]")
 
 Upload a video (or pick the bundled example), click on the first frame to add positive or
-negative points for an object, add more objects, press Track, scrub to any frame to correct it
+negative points for an object (or type its box), add more objects, press Track, scrub to any frame to correct it
 with more clicks, track again, and download the masks (PNG per frame, SA-V-style JSON) and the
 overlay video. Every browser session has its own tracking session and temporary folder; the
-page's clicks and the API endpoints (/load_video, /add_point, /track, /export) share one code path.
+page's clicks and the API endpoints (/load_video, /add_point, /add_box, /track, /export) share one
+code path.
 """
 
 from __future__ import annotations
@@ -130,6 +131,24 @@ def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: fl
     return state.frame_image(frame_idx), f"Object {obj_id}: {kind} click at ({x:.0f}, {y:.0f}) on frame {frame_idx}.", state
 
 
+def add_box(frame_idx: float, box: str, obj_id: float, state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
+    """A box typed as ``x0,y0,x1,y1`` (video pixels) for object ``obj_id`` on a frame, replacing
+    that object's clicks there -> the frame with every object's mask."""
+    session = state.session
+    frame_idx, obj_id = int(frame_idx), int(obj_id)
+    try:
+        corners = [float(v) for v in str(box).split(",")]
+        if len(corners) != 4:
+            raise ValueError(f"a box is x0,y0,x1,y1; got {box!r}")
+        if obj_id not in session.object_ids and len(session.object_ids) >= MAX_OBJECTS:
+            raise ValueError(f"this demo tracks up to {MAX_OBJECTS} objects")
+        result = session.add_box(frame_idx, obj_id, corners)
+    except ValueError as error:
+        raise gr.Error(str(error)) from None
+    state.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
+    return state.frame_image(frame_idx), f"Object {obj_id}: box {box} on frame {frame_idx}.", state
+
+
 def click_on_image(frame_idx: float, label: str, obj_id: float, state: DemoSession, event: gr.SelectData):
     """A click in the page: the same path as the /add_point endpoint."""
     x, y = event.index
@@ -208,6 +227,9 @@ def build_demo() -> gr.Blocks:
                     label = gr.Radio(["positive", "negative"], value="positive", label="Click")
                     obj_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="Object id")
                 with gr.Row():
+                    box = gr.Textbox(label="Box x0,y0,x1,y1 (video pixels)", placeholder="40,60,90,110")
+                    box_button = gr.Button("Add box")
+                with gr.Row():
                     track_button = gr.Button("Track", variant="primary")
                     clear_button = gr.Button("Clear object")
                     reset_button = gr.Button("Start over")
@@ -222,6 +244,7 @@ def build_demo() -> gr.Blocks:
 
         load.click(load_video, [video, model_name, state], [frame, status, frame_idx, state], api_name="load_video")
         add.click(add_point, [frame_idx, x, y, label, obj_id, state], [frame, status, state], api_name="add_point")
+        box_button.click(add_box, [frame_idx, box, obj_id, state], [frame, status, state], api_name="add_box")
         frame.select(click_on_image, [frame_idx, label, obj_id, state], [frame, status, state], api_name=False)
         frame_idx.release(show_frame, [frame_idx, state], [frame], api_name=False)
         track_button.click(track, [state], [overlay, status, state], api_name="track")

@@ -85,7 +85,8 @@ def test_sessions_do_not_see_each_other(server, model_dir):
     for c in (a, b):
         c.predict(video, str(model_dir), api_name="/load_video")
     a.predict(0, 62, 88, "positive", 1, api_name="/add_point")
-    a.predict(0, 174, 48, "positive", 2, api_name="/add_point")
+    _, status = a.predict(0, "160,30,190,70", 2, api_name="/add_box")
+    assert "Object 2: box" in status
     b.predict(0, 62, 88, "positive", 5, api_name="/add_point")
     _, status_a = a.predict(api_name="/track")
     _, status_b = b.predict(api_name="/track")
@@ -100,6 +101,13 @@ def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):
         c.predict(video, str(model_dir), api_name="/load_video")
     with pytest.raises(Exception, match="Load a video first"):
         client(server).predict(api_name="/track")
+
+
+def test_bad_box_is_a_clear_message(server, model_dir):
+    c = client(server)
+    c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
+    with pytest.raises(Exception, match="a box is x0,y0,x1,y1"):
+        c.predict(0, "1,2,3", 1, api_name="/add_box")
 
 
 def test_a_session_cleans_up_after_itself(model_dir):

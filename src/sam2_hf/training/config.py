@@ -67,7 +67,8 @@ class TrainingConfig:
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainingConfig":
-        """Read a YAML or JSON file; relative data and output paths are taken relative to it."""
+        """Read a YAML or JSON file; relative data, output and checkpoint (``./``, ``../``) paths are
+        taken relative to it."""
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"training config not found: {path}")
@@ -81,6 +82,9 @@ class TrainingConfig:
         for key in ("train_data", "val_data", "output_dir"):
             if values.get(key) is not None and not Path(values[key]).is_absolute():
                 values[key] = str(path.parent / values[key])
+        model = values.get("model")
+        if isinstance(model, str) and model.startswith(".") and not Path(model).is_absolute():
+            values["model"] = str(path.parent / model)  # a checkpoint next to the config
         values.update({k: v for k, v in overrides.items() if v is not None})  # command-line paths: from the cwd
         missing = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING} - set(values)
         if missing:
