@@ -23,7 +23,6 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 
-from . import DEFAULT_MODEL
 from .modeling import Sam2VideoModel
 from .outputs import object_colors, overlay_masks, write_video_outputs
 from .pipelines import VideoMaskGenerationPipeline
@@ -38,8 +37,11 @@ MAX_OBJECTS = int(os.environ.get("SAM2_DEMO_MAX_OBJECTS", 8))
 
 @functools.lru_cache(maxsize=2)
 def load_model(name: str) -> Sam2VideoModel:
-    """Models are shared by all sessions (read-only); each session has its own tracking state."""
-    return Sam2VideoModel.from_pretrained(name or DEFAULT_MODEL).eval()
+    """Models are shared by all sessions (read-only); each session has its own tracking state. An
+    empty name means the shipped default (random weights, with a warning, while none ships)."""
+    from .cli import load_model as load_named_or_default
+
+    return load_named_or_default(name or None, Sam2VideoModel)
 
 
 class DemoSession:
