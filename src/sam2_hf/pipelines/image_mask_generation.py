@@ -12,14 +12,12 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from transformers import Pipeline
 
 from ..inference.automatic import AutomaticMaskGenerator
 from ..processing.image_processor import to_rgb_uint8
 from ..processing.processor import Sam2Processor
+from .base import AUTOMATIC_OPTIONS, Sam2Pipeline
 
-AUTOMATIC_OPTIONS = {"points_per_side", "points_per_batch", "pred_iou_thresh", "stability_score_thresh",
-                     "stability_score_offset", "box_nms_thresh", "min_mask_area"}
 
 
 def load_image(image: Any) -> np.ndarray:
@@ -36,7 +34,7 @@ def load_image(image: Any) -> np.ndarray:
     return to_rgb_uint8(image)
 
 
-class ImageMaskGenerationPipeline(Pipeline):
+class ImageMaskGenerationPipeline(Sam2Pipeline):
     """Segment an image: ``pipe(image, points=[[x, y]], labels=[1])``, ``pipe(image, box=[x0, y0,
     x1, y1])`` or ``pipe(image)`` for every object.
 
@@ -46,14 +44,8 @@ class ImageMaskGenerationPipeline(Pipeline):
     :class:`~sam2_hf.inference.automatic.AutomaticMaskGenerator` apply.
     """
 
-    _load_processor = False
-    _load_image_processor = False
-    _load_feature_extractor = False
-    _load_tokenizer = False
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.model.eval()
         self.sam_processor = Sam2Processor.from_config(self.model.config)
 
     def _sanitize_parameters(self, points=None, labels=None, box=None, multimask_output=None, **automatic):

@@ -15,17 +15,16 @@ from typing import Any, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from transformers import Pipeline
 
 from ..inference.automatic import AutomaticMaskGenerator
 from ..inference.session import FrameResult, VideoSession
+from .base import AUTOMATIC_OPTIONS as GENERATOR_OPTIONS, Sam2Pipeline
 
 Direction = Literal["forward", "backward", "both"]
 PROMPT_KEYS = {"frame", "object_id", "points", "labels", "box", "mask"}
+AUTOMATIC_OPTIONS = GENERATOR_OPTIONS | {"max_objects"}
 SESSION_OPTIONS = {"fill_hole_area", "remove_sprinkle_area", "non_overlap_masks", "offload_to_cpu", "feature_cache_size",
                    "dtype", "corrections_as_conditioning", "keep_all_memories", "mask_threshold", "prefetch", "output_store"}
-AUTOMATIC_OPTIONS = {"points_per_side", "points_per_batch", "pred_iou_thresh", "stability_score_thresh",
-                     "stability_score_offset", "box_nms_thresh", "min_mask_area", "max_objects"}
 
 
 def group_prompts(prompts: list[dict]) -> dict[tuple[int, int], dict]:
@@ -80,7 +79,7 @@ def apply_prompts(session: VideoSession, prompts: list[dict]) -> list[tuple[int,
     return list(grouped)
 
 
-class VideoMaskGenerationPipeline(Pipeline):
+class VideoMaskGenerationPipeline(Sam2Pipeline):
     """Track prompted objects through a video, one result per frame.
 
     ``pipe(video, prompts=[{"frame": 0, "object_id": 1, "points": [[x, y]], "labels": [1]}])``
@@ -105,14 +104,8 @@ class VideoMaskGenerationPipeline(Pipeline):
     would overwrite a correction on a tracked frame when it tracks again).
     """
 
-    _load_processor = False
-    _load_image_processor = False
-    _load_feature_extractor = False
-    _load_tokenizer = False
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.model.eval()
         self.session: VideoSession | None = None
 
     def _sanitize_parameters(self, **kwargs: Any) -> tuple[dict, dict, dict]:
