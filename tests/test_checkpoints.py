@@ -25,9 +25,10 @@ def _outputs(model, config):
 def _assert_same(expected: torch.Tensor, got: torch.Tensor) -> None:
     """Same weights, same input: equal up to float summation order (weights memory-mapped from
     safetensors sit at other alignments, which can change the CPU kernels' reduction order; seen:
-    2e-11 on logits of magnitude 1e-3)."""
-    assert expected.abs().max() > 0
-    torch.testing.assert_close(got, expected, rtol=0, atol=1e-8)
+    2e-8 on logits of magnitude 0.05, i.e. float32 rounding)."""
+    scale = expected.abs().max()
+    assert scale > 0
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5 * float(scale))
 
 
 def test_round_trip_through_auto_model(tmp_path, config):

@@ -87,3 +87,25 @@ def test_bfloat16_inference(model, processor, image):
     with torch.no_grad():
         out = model.to(torch.bfloat16)(**inputs.data)
     assert out.pred_masks.dtype == torch.bfloat16 and torch.isfinite(out.pred_masks.float()).all()
+
+
+
+def test_fresh_weights_follow_the_official_initialisation(config):
+    """A model trained from scratch needs output tokens on the scale of the prompt encodings and
+    layers at PyTorch's default init, as the official code has them (transformers' generic 0.02
+    normal shrinks the mask logits to about 1e-4)."""
+    torch.manual_seed(0)
+    decoder = Sam2Model(config).mask_decoder
+    assert 0.8 < decoder.mask_tokens.weight.std() < 1.2
+    weight = decoder.iou_prediction_head.layers[0].weight
+    bound = 1 / weight.shape[1] ** 0.5  # kaiming_uniform(a=sqrt(5)) draws from +-1/sqrt(fan_in)
+    assert 0.9 * bound < weight.abs().max() <= bound
+
+
+def test_loading_does_not_reinitialise(config, tmp_path):
+    torch.manual_seed(0)
+    model = Sam2Model(config)
+    model.save_pretrained(tmp_path)
+    torch.manual_seed(1)
+    loaded = Sam2Model.from_pretrained(tmp_path).state_dict()
+    assert all(torch.equal(loaded[name], value) for name, value in model.state_dict().items())

@@ -102,8 +102,15 @@ def test_objects_batched_equal_objects_alone(model, frames):
             alone.add_points(prompt[1], prompt[2], prompt[3], prompt[4])
         else:
             alone.add_box(prompt[1], prompt[2], prompt[3])
-        for r_batched, r_alone in zip(batched, track(alone)):
-            torch.testing.assert_close(r_batched.mask_logits[index], r_alone.mask_logits[0], rtol=0, atol=1e-4)
+        by_frame = {r.frame_idx: r for r in batched}
+        # From frame 0 like the batched run: object 3's frames 0-1 are then tracked from its
+        # prompt on frame 2 and join its memory, as in the official predictor.
+        results = track(alone, start_frame_idx=0)
+        assert [r.frame_idx for r in results] == list(range(T))
+        for r_alone in results:
+            r_batched = by_frame[r_alone.frame_idx]
+            assert r_batched.object_ids[index] == prompt[2]
+            torch.testing.assert_close(r_batched.mask_logits[index], r_alone.mask_logits[0], rtol=0, atol=1e-5)
 
 
 def test_max_frames_start_and_reverse(model, frames):

@@ -58,7 +58,8 @@ def test_results_equal_the_session_driven_by_hand(pipe, model_dir):
         assert result["object_ids"] == by_hand.object_ids == [1, 2]
         assert isinstance(result["masks"], np.ndarray) and result["masks"].dtype == bool
         assert np.array_equal(result["masks"], by_hand.masks.numpy())
-        np.testing.assert_allclose(result["scores"], torch.sigmoid(by_hand.object_scores).numpy())
+        # Two loads of one checkpoint may sum in another order (memory-mapped weights): float32 rounding.
+        np.testing.assert_allclose(result["scores"], torch.sigmoid(by_hand.object_scores).numpy(), rtol=1e-5)
 
 
 def test_both_directions_from_a_middle_frame(pipe):

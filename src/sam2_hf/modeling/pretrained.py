@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from pathlib import Path
@@ -32,8 +33,24 @@ class Sam2PreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: torch.nn.Module) -> None:
-        super()._init_weights(module)
-        if isinstance(module, LayerNorm2d):
+        """The official implementation's initialisation: PyTorch's defaults for layers and token
+        embeddings, 0.02 truncated normals for the model's free embeddings.
+
+        transformers' generic init (normal 0.02 for every layer and embedding) is not used: it
+        shrinks the mask path (hypernetwork MLP times upscaled features) to logits of about 1e-4 and
+        the output tokens to 1/50 of the prompt encodings, and a model trained from scratch then
+        takes about twice the steps to start using its prompts.
+        """
+        if isinstance(module, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            # torch.nn's own reset_parameters, through transformers' init functions, which leave
+            # weights loaded from a checkpoint alone.
+            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
+            if module.bias is not None:
+                bound = 1 / math.sqrt(module.weight[0].numel())  # torch's fan-in, for convs and transposed convs alike
+                init.uniform_(module.bias, -bound, bound)
+        elif isinstance(module, torch.nn.Embedding):
+            init.normal_(module.weight, std=1.0)
+        elif isinstance(module, (torch.nn.LayerNorm, LayerNorm2d)):
             init.ones_(module.weight)
             init.zeros_(module.bias)
         elif isinstance(module, RandomFourierPositionEncoding):
