@@ -259,3 +259,21 @@ def test_output_store_reads_past_frames_back(model, frames, tmp_path):
         model.start_session(frames).stored_result(0)
     with pytest.raises(ValueError, match="no stored result for frame 99"):
         session.stored_result(99)
+
+
+def test_bfloat16_session_agrees_with_float32(model, frames):
+    """dtype=bfloat16 takes the fast CPU attention path (blocked matmuls, values projected after
+    attending); its logits stay those of the float32 session up to bfloat16 rounding. (Random
+    weights give logits of about 0.1, too close to 0 for a mask IoU to mean much; hole filling is
+    off because it turns a flipped pixel into a jump of 0.1.)"""
+    results = {}
+    for dtype in (None, torch.bfloat16):
+        session = model.start_session(frames, dtype=dtype, fill_hole_area=0)
+        session.add_points(0, 1, [[15, 20]], [1])
+        session.add_box(0, 2, [30, 5, 60, 40])
+        results[dtype] = track(session)
+    for exact, fast in zip(results[None], results[torch.bfloat16]):
+        assert fast.mask_logits.dtype == torch.float32  # results are float32 whatever the compute dtype
+        for a, b in zip(exact.mask_logits, fast.mask_logits):
+            assert (a - b).abs().max() < 0.05 * a.abs().max()
+            assert torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1] > 0.999

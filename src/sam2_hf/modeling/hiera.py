@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..configuration import Sam2VisionConfig
+from .attention_kernels import scaled_dot_product_attention
 from .layers import MLP
 
 
@@ -58,7 +59,7 @@ class HieraAttention(nn.Module):
             q = _pool(q.reshape(b, h, w, -1), self.query_stride)
             h, w = q.shape[1:3]
             q = q.reshape(b, h * w, self.num_heads, -1)
-        x = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        x = scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
         return self.proj(x.transpose(1, 2).reshape(b, h, w, -1))
 
 

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attention_kernels import scaled_dot_product_attention
+
 
 class MLP(nn.Module):
     """``num_layers`` linear layers with an activation between them (none after the last)."""
@@ -82,9 +84,12 @@ class Attention(nn.Module):
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Attention over already projected, head-split tensors, then the output projection."""
         dropout = self.dropout if self.training else 0.0
-        out = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
-        b, h, n, c = out.shape
-        return self.out_proj(out.transpose(1, 2).reshape(b, n, h * c))
+        return self.merge_heads(scaled_dot_product_attention(q, k, v, dropout_p=dropout))
+
+    def merge_heads(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, heads, N, C / heads)`` -> output projection of ``(B, N, C)``."""
+        b, h, n, c = x.shape
+        return self.out_proj(x.transpose(1, 2).reshape(b, n, h * c))
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         q = self.split_heads(self.q_proj(q))

@@ -1,0 +1,65 @@
+"""The CPU fast paths of attention against PyTorch's kernel and against the plain layer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sam2_hf.configuration import Sam2MemoryConfig
+from sam2_hf.modeling import attention_kernels, memory_attention
+from sam2_hf.modeling.attention_kernels import blocked_attention, scaled_dot_product_attention
+from sam2_hf.modeling.memory_attention import RoPEAttention
+
+
+@pytest.mark.parametrize("value_dim", [16, 24])
+def test_blocked_attention_equals_pytorch_kernel(monkeypatch, value_dim):
+    monkeypatch.setattr(attention_kernels, "SCORE_BLOCK_ELEMENTS", 2 * 3 * 40 * 7)  # several blocks, last one short
+    q, k = torch.randn(2, 3, 50, 16) * 3, torch.randn(2, 3, 40, 16) * 3
+    v = torch.randn(2, 3, 40, value_dim)
+    expected = torch.softmax(q @ k.transpose(-1, -2) / 4, dim=-1) @ v
+    torch.testing.assert_close(blocked_attention(q, k, v), expected, rtol=0, atol=1e-5)
+    if value_dim == 16:
+        torch.testing.assert_close(F.scaled_dot_product_attention(q, k, v), expected, rtol=0, atol=1e-5)
+
+
+def test_dispatch_keeps_pytorch_kernel_for_training():
+    q = torch.randn(1, 1, 6, 8, requires_grad=True)
+    k, v = torch.randn(1, 1, 5, 8), torch.randn(1, 1, 5, 8)
+    out = scaled_dot_product_attention(q, k, v)
+    assert out.grad_fn is not None and "ScaledDotProduct" in type(out.grad_fn).__name__
+    with torch.no_grad():
+        assert not attention_kernels.uses_blocked_attention(q)  # float32: PyTorch's kernel is as fast
+        assert attention_kernels.uses_blocked_attention(q.bfloat16())
+        assert not attention_kernels.uses_blocked_attention(q.bfloat16(), dropout_p=0.1)
+    assert not attention_kernels.uses_blocked_attention(q.bfloat16())
+
+
+def test_bfloat16_blocked_attention_stays_close():
+    torch.manual_seed(0)
+    q, k, v = torch.randn(1, 1, 64, 32), torch.randn(1, 1, 300, 32), torch.randn(1, 1, 300, 32)
+    exact = blocked_attention(q, k, v)
+    fast = blocked_attention(q.bfloat16(), k.bfloat16(), v.bfloat16())
+    assert fast.dtype == torch.bfloat16
+    assert (fast.float() - exact).abs().max() < 0.03
+
+
+@pytest.mark.parametrize("num_heads", [1, 2])
+def test_memory_cross_attention_projects_values_after_attending(monkeypatch, num_heads):
+    """The fast path (raw 8-channel memories weighted, then projected) equals the plain path
+    (every memory projected to the 32-wide heads first, then weighted): exactly in float32 when
+    forced on, closely in bfloat16 where it runs by itself."""
+    torch.manual_seed(0)
+    config = Sam2MemoryConfig(memory_dim=8, num_attention_heads=num_heads)
+    layer = RoPEAttention(32, num_heads, kv_dim=8, theta=config.rope_theta).eval()
+    queries = torch.randn(3, 16, 32)  # a 4x4 grid
+    memory = torch.randn(3, 2 * 16 + 4, 8)  # two frames of spatial memory + 4 pointer tokens
+    with torch.no_grad():
+        plain = layer(queries, memory, memory, num_rope_exempt_keys=4)
+        with monkeypatch.context() as patch:
+            patch.setattr(memory_attention, "uses_blocked_attention", lambda q: True)
+            forced = layer(queries, memory, memory, num_rope_exempt_keys=4)
+        torch.testing.assert_close(forced, plain, rtol=0, atol=2e-6)
+        fast = layer.bfloat16()(queries.bfloat16(), memory.bfloat16(), memory.bfloat16(), num_rope_exempt_keys=4)
+    assert fast.dtype == torch.bfloat16
+    assert (fast.float() - plain).abs().max() < 0.05 * plain.abs().max()
