@@ -158,10 +158,12 @@ def test_auto_tracks_every_object_found(tmp_path, tiny_model_dir, clip):
         assert np.array_equal(png, decode_rle(masklets["masklet"][5][column]))
 
 
-@pytest.mark.parametrize("command", ["benchmark"])
-def test_placeholders_say_so(command):
-    result = subprocess.run(["sam2-hf", command], capture_output=True, text=True)
-    assert result.returncode == 2 and "not available" in result.stderr
+def test_benchmark_command_documents_its_run():
+    """The benchmark itself takes minutes to hours (scripts/benchmark.py, not a test); the
+    command is wired to it."""
+    result = subprocess.run(["sam2-hf", "benchmark", "--help"], capture_output=True, text=True, check=True)
+    for option in ("--quick", "--json", "--threads", "--impl", "--modes"):
+        assert option in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,404 @@
+"""Speed and memory of video tracking: ours next to the official predictor and transformers'
+Sam2VideoModel, on the same weights, video, clicks and thread count, in one run.
+
+    sam2-hf benchmark --quick --json results.json   # reduced run, ~15 min at 2 threads
+    sam2-hf benchmark --json results.json           # full run (hours at 2 threads: 3,000 tracked frames)
+    python scripts/benchmark.py ...                 # the same, from a checkout
+
+Weights: the real hiera-tiny architecture with random seeded weights (the object-score head
+biased so objects count as present and masks carry signal), saved once as an official `.pt` and
+loaded by all three implementations. Video: a generated 480x854 JPEG folder with three moving
+textured shapes. Every measurement runs in its own process, so peak RSS is measured from zero.
+
+Measures (`rows` of the JSON): `encode_image` (one 1024x1024 image through the image encoder),
+`track_frame_1obj` / `track_frame_3obj` (seconds per tracked frame once the memory bank is full,
+i.e. from frame 7 on; in --quick from frame 4), `first_mask` (opening a video to the first mask
+after a click), `peak_rss_<N>` (peak RSS of opening an N-frame video, clicking and tracking; the
+full run tracks the whole video, --quick only its first frames, which is where the references'
+memory goes: they decode and keep every frame up front). A reference is skipped where it would
+not fit in this machine's memory, and the table says so. `agreement`: max abs logit difference
+and min per-frame IoU of our masks against the official ones (and bf16 against our fp32) over
+the timed frames. `flops`: model FLOPs of one tracked frame (torch.utils.flop_counter) and the
+achieved rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HEIGHT, WIDTH = 480, 854
+CLICKS = [(240.0, 200.0), (520.0, 300.0), (700.0, 120.0)]  # one per shape on frame 0
+OFFICIAL_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+# Every frame each reference holds as float32 1024x1024x3 (plus its features cache).
+REFERENCE_MIB_PER_FRAME = {"official": 12.0, "transformers": 24.0}
+IMPLEMENTATIONS = ("ours", "official", "transformers")
+
+
+# ---------------------------------------------------------------- inputs (made once per run)
+
+def make_video(folder: Path, num_frames: int) -> Path:
+    """480p JPEGs ``00000.jpg...``: a smooth textured background and three shapes that move."""
+    from PIL import Image
+
+    if (folder / f"{num_frames - 1:05d}.jpg").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    background = rng.integers(0, 255, (HEIGHT // 16, WIDTH // 16, 3), dtype=np.uint8)
+    background = np.asarray(Image.fromarray(background).resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC))
+    y, x = np.mgrid[0:HEIGHT, 0:WIDTH]
+    stripes = ((x + y) // 12 % 2).astype(bool)
+    for t in range(num_frames):
+        frame = background.copy()
+        cx, cy = 240 + 120 * np.sin(t / 15), 200 + 40 * np.cos(t / 11)
+        frame[((x - cx) ** 2 + (y - cy) ** 2 < 60**2) & stripes] = [230, 60, 40]
+        frame[((x - cx) ** 2 + (y - cy) ** 2 < 60**2) & ~stripes] = [250, 200, 60]
+        rx = int(460 + (t * 3) % 120)
+        frame[250:350, rx : rx + 120] = [40, 80, 220]
+        frame[((x - 700) ** 2 / 2 + (y - 120 - 30 * np.sin(t / 9)) ** 2 < 45**2)] = [60, 200, 90]
+        Image.fromarray(frame).save(folder / f"{t:05d}.jpg", quality=90)
+    return folder
+
+
+def make_weights(path: Path) -> None:
+    """Random seeded hiera-tiny weights in the official checkpoint format."""
+    import torch
+    from sam2.build_sam import build_sam2_video_predictor
+
+    torch.manual_seed(0)
+    predictor = build_sam2_video_predictor(OFFICIAL_CONFIG, ckpt_path=None, device="cpu")
+    with torch.no_grad():
+        for name, tensor in predictor.state_dict().items():
+            if tensor.is_floating_point() and not tensor.any():  # zero-initialised embeddings
+                tensor.normal_(0, 0.02)
+        predictor.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(5.0)
+    torch.save({"model": predictor.state_dict()}, path)
+
+
+# ---------------------------------------------------------------- one measurement (child process)
+
+class Tracker:
+    """The three implementations behind one interface: open a video, click, track."""
+
+    def __init__(self, impl: str, weights: Path, mode: str) -> None:
+        import torch
+
+        self.impl, self.mode = impl, mode
+        if impl == "ours":
+            from sam2_hf import Sam2VideoModel
+
+            self.model = Sam2VideoModel.from_pretrained(str(weights)).eval()
+        elif impl == "official":
+            from sam2.build_sam import build_sam2_video_predictor
+
+            self.model = build_sam2_video_predictor(OFFICIAL_CONFIG, ckpt_path=str(weights), device="cpu").eval()
+        else:
+            from transformers import Sam2VideoConfig
+            from transformers import Sam2VideoModel as TransformersVideoModel
+
+            from sam2_hf import Sam2VideoModel
+            from sam2_hf.convert import transformers_key_map
+
+            state = Sam2VideoModel.from_pretrained(str(weights)).state_dict()
+            self.model = TransformersVideoModel(Sam2VideoConfig()).eval()
+            self.model.load_state_dict({k: state[v] for k, v in transformers_key_map(list(self.model.state_dict())).items()})
+        self.dtype = torch.bfloat16 if mode == "bf16" else None
+
+    def encode_image(self, pixels):
+        if self.impl == "ours":
+            return self.model.encode_frame(pixels)
+        if self.impl == "official":
+            return self.model.forward_image(pixels)
+        return self.model.get_image_features(pixels)
+
+    def track(self, video: Path, num_objects: int, num_frames: int):
+        """Yields ``(frame_idx, mask_logits (N, H, W) float32)``; the first item is the click's
+        result on frame 0, then one per tracked frame."""
+        import torch
+
+        clicks = CLICKS[:num_objects]
+        if self.impl == "ours":
+            session = self.model.start_session(str(video), dtype=self.dtype, fill_hole_area=0)
+            for obj, (x, y) in enumerate(clicks, 1):
+                result = session.add_points(0, obj, [[x, y]], [1])
+            yield 0, result.mask_logits
+            for result in session.propagate(max_frames=num_frames):
+                if result.frame_idx > 0:
+                    yield result.frame_idx, result.mask_logits
+        elif self.impl == "official":
+            with torch.inference_mode():
+                state = self.model.init_state(str(video))
+                for obj, (x, y) in enumerate(clicks, 1):
+                    _, _, masks = self.model.add_new_points_or_box(state, 0, obj, points=[[x, y]], labels=[1])
+                yield 0, masks[:, 0].float()
+                for t, _, masks in self.model.propagate_in_video(state, max_frame_num_to_track=num_frames - 1):
+                    if t > 0:
+                        yield t, masks[:, 0].float()
+        else:
+            yield from self._track_transformers(video, clicks, num_frames)
+
+    def _track_transformers(self, video: Path, clicks, num_frames: int):
+        import torch
+        import torch.nn.functional as F
+        from PIL import Image
+        from transformers import Sam2VideoInferenceSession
+
+        from sam2_hf.processing import Sam2ImageProcessor
+
+        processor = Sam2ImageProcessor()
+        files = sorted(video.glob("*.jpg"))
+        # transformers' session takes the whole preprocessed video up front, as its processor does.
+        pixels = torch.stack([processor.preprocess(np.asarray(Image.open(f).convert("RGB")), resize_mode="video")[0]
+                              for f in files])
+        session = Sam2VideoInferenceSession(video=pixels, video_height=HEIGHT, video_width=WIDTH, dtype=torch.float32)
+
+        def video_res(low_res):
+            return F.interpolate(low_res.float(), size=(HEIGHT, WIDTH), mode="bilinear", align_corners=False)[:, 0]
+
+        with torch.inference_mode():
+            for obj, (x, y) in enumerate(clicks, 1):
+                point = torch.tensor([[[[x / WIDTH * 1024, y / HEIGHT * 1024]]]])
+                session.add_point_inputs(session.obj_id_to_idx(obj), 0,
+                                         {"point_coords": point, "point_labels": torch.tensor([[[1]]], dtype=torch.int32)})
+            session.obj_with_new_inputs = list(range(1, len(clicks) + 1))
+            yield 0, video_res(self.model(inference_session=session, frame_idx=0).pred_masks)
+            for out in self.model.propagate_in_video_iterator(session, max_frame_num_to_track=num_frames - 1):
+                if out.frame_idx > 0:
+                    yield out.frame_idx, video_res(out.pred_masks)
+
+
+def child(job: dict) -> dict:
+    """Run one measurement in this process and return its numbers."""
+    import torch
+
+    torch.set_num_threads(job["threads"])
+    started = time.perf_counter()
+    tracker = Tracker(job["impl"], Path(job["weights"]), job["mode"])
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=job["mode"] == "bf16")
+    result: dict = {}
+    if job["kind"] == "encode_image":
+        pixels = torch.randn(1, 3, 1024, 1024)
+        times = []
+        with torch.inference_mode(), autocast:
+            for _ in range(job["repeats"] + 1):
+                tick = time.perf_counter()
+                tracker.encode_image(pixels)
+                times.append(time.perf_counter() - tick)
+        result["times"] = times[1:]  # the first call warms up
+    elif job["kind"] == "track":
+        from torch.utils.flop_counter import FlopCounterMode
+
+        attention_flops = _register_cpu_attention()
+
+        times, logits = [], {}
+        frames = tracker.track(Path(job["video"]), job["objects"], job["frames"])
+        tick = time.perf_counter()
+        for t, masks in frames:
+            now = time.perf_counter()
+            if t >= job["steady_from"]:
+                times.append(now - tick)
+                logits[t] = masks.float().clone()
+            if t == job["frames"] - 2:  # count the last frame's FLOPs (the counter slows it down)
+                break
+            tick = time.perf_counter()
+        with FlopCounterMode(display=False, custom_mapping=attention_flops) as counter:
+            t, masks = next(frames)
+        logits[t] = masks.float().clone()
+        result["times"] = times
+        result["flops"] = counter.get_total_flops()
+        torch.save(logits, job["logits_out"])
+    else:  # memory: open, click, first mask, track some frames
+        tick = time.perf_counter()
+        frames = tracker.track(Path(job["video"]), 1, job["frames"])
+        next(frames)
+        result["first_mask"] = time.perf_counter() - tick
+        times = []
+        tick = time.perf_counter()
+        for _ in frames:
+            now = time.perf_counter()
+            times.append(now - tick)
+            tick = now
+        result["times"] = times
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def _cpu_flash_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    from torch.utils.flop_counter import sdpa_flop_count
+
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _register_cpu_attention() -> dict:
+    """torch's FLOP counter knows the CUDA attention kernels but not the CPU flash one."""
+    import torch
+
+    return {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _cpu_flash_attention_flops}
+
+
+def run_job(job: dict) -> dict:
+    out = subprocess.run([sys.executable, "-m", "sam2_hf.benchmark", "--child", json.dumps(job)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"{job['impl']} {job['kind']} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- the run
+
+def available_mib() -> float:
+    with open("/proc/meminfo") as handle:
+        info = dict(line.split(":", 1) for line in handle)
+    return int(info["MemAvailable"].split()[0]) / 1024
+
+
+def compare(expected: dict, got: dict) -> tuple[float, float]:
+    """Max abs logit difference and min per-frame, per-object IoU of the binarised masks."""
+    worst_diff, worst_iou = 0.0, 1.0
+    for t in sorted(set(expected) & set(got)):
+        a, b = expected[t], got[t]
+        worst_diff = max(worst_diff, float((a - b).abs().max()))
+        for mask_a, mask_b in zip(a > 0, b > 0):
+            union = int((mask_a | mask_b).sum())
+            worst_iou = min(worst_iou, 1.0 if union == 0 else int((mask_a & mask_b).sum()) / union)
+    return worst_diff, worst_iou
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quick", action="store_true", help="a reduced run (fewer frames and repeats)")
+    parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads (default: %(default)s)")
+    parser.add_argument("--impl", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
+    parser.add_argument("--modes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"],
+                        help="our compute modes (the references run in fp32)")
+    parser.add_argument("--rss-lengths", type=int, nargs="+", help="video lengths for peak RSS (default 30 300 3000)")
+    parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--workdir", help="keep the generated video and weights here (default: a temporary folder)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> None:
+    """The whole benchmark (or, with ``--child``, one measurement of it)."""
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return
+
+    track_frames, steady_from, repeats = (8, 4, 2) if args.quick else (16, 7, 5)
+    rss_lengths = args.rss_lengths or ([30, 300] if args.quick else [30, 300, 3000])
+    rss_tracked = 3 if args.quick else None  # None: the whole video
+    with tempfile.TemporaryDirectory() as scratch:
+        work = Path(args.workdir or scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        weights = work / "sam2.1_hiera_tiny_random.pt"
+        if not weights.exists():
+            make_weights(weights)
+        runs = [(impl, "fp32") for impl in args.impl] + [("ours", m) for m in args.modes if m != "fp32" and "ours" in args.impl]
+        base = {"weights": str(weights), "threads": args.threads}
+        rows, notes, logits, flops = [], [], {}, []
+
+        def add(measure, impl, mode, values, unit, **extra):
+            rows.append({"measure": measure, "impl": impl, "mode": mode, "median": statistics.median(values),
+                         "min": min(values), "max": max(values), "unit": unit, **extra})
+
+        for impl, mode in runs:
+            log(f"{impl} {mode}: encode_image")
+            out = run_job({**base, "impl": impl, "mode": mode, "kind": "encode_image", "repeats": repeats})
+            add("encode_image", impl, mode, out["times"], "s")
+            video = make_video(work / f"video_{track_frames}", track_frames)
+            for objects in (1, 3):
+                if args.quick and objects == 3 and impl == "transformers":
+                    notes.append("--quick skips transformers with 3 objects")
+                    continue
+                log(f"{impl} {mode}: tracking {objects} object(s)")
+                path = work / f"logits_{impl}_{mode}_{objects}.pt"
+                out = run_job({**base, "impl": impl, "mode": mode, "kind": "track", "video": str(video), "objects": objects,
+                               "frames": track_frames, "steady_from": steady_from, "logits_out": str(path)})
+                add(f"track_frame_{objects}obj", impl, mode, out["times"], "s")
+                flops.append({"impl": impl, "mode": mode, "objects": objects, "gflop_per_frame": out["flops"] / 1e9,
+                              "gflop_per_s": out["flops"] / 1e9 / statistics.median(out["times"])})
+                logits[impl, mode, objects] = path
+            for length in rss_lengths:
+                need = REFERENCE_MIB_PER_FRAME.get(impl, 0) * length
+                if need > 0.8 * available_mib():
+                    notes.append(f"{impl} skipped at {length} frames: it would hold ~{need / 1024:.0f} GiB of frames, "
+                                 f"{available_mib() / 1024:.0f} GiB available")
+                    continue
+                log(f"{impl} {mode}: {length}-frame video, peak RSS")
+                video = make_video(work / f"video_{length}", length)
+                out = run_job({**base, "impl": impl, "mode": mode, "kind": "memory", "video": str(video),
+                               "frames": rss_tracked or length})
+                add(f"peak_rss_{length}", impl, mode, [out["peak_rss_mib"]], "MiB")
+                add("first_mask", impl, mode, [out["first_mask"]], "s", frames=length)
+                if rss_tracked is None and len(out["times"]) > 8:  # per-frame cost over the whole video
+                    add("track_frame_1obj_whole_video", impl, mode, out["times"][7:], "s", frames=length)
+        agreement = agreement_rows(logits)
+    report(rows, agreement, flops, notes, args, track_frames, steady_from, rss_tracked)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": rows, "agreement": agreement, "flops": flops, "notes": notes,
+                                               "settings": {"quick": args.quick, "threads": args.threads,
+                                                            "track_frames": track_frames, "steady_from": steady_from,
+                                                            "rss_tracked_frames": rss_tracked}}, indent=2))
+
+
+def agreement_rows(logits: dict) -> list[dict]:
+    import torch
+
+    rows = []
+    for (impl, mode, objects), path in logits.items():
+        if impl != "ours":
+            continue
+        for reference in [("official", "fp32")] + ([("ours", "fp32")] if mode != "fp32" else []):
+            if (*reference, objects) not in logits:
+                continue
+            diff, iou = compare(torch.load(logits[(*reference, objects)]), torch.load(path))
+            rows.append({"mode": mode, "objects": objects, "against": " ".join(reference),
+                         "max_abs_logit_diff": diff, "min_iou": iou})
+    return rows
+
+
+def report(rows, agreement, flops, notes, args, track_frames, steady_from, rss_tracked) -> None:
+    print(f"\n{args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} of a 480x854 video; "
+          f"peak RSS with {'the whole video' if rss_tracked is None else f'{rss_tracked} frames'} tracked.\n")
+    print("| measure | impl | mode | median | min - max | ours / official | ours / transformers |")
+    print("|---|---|---|---|---|---|---|")
+    for row in rows:
+        ratios = []
+        for reference in ("official", "transformers"):
+            match = next((r for r in rows if r["measure"] == row["measure"] and r["impl"] == reference
+                          and r.get("frames") == row.get("frames")), None)
+            ratios.append(f"{row['median'] / match['median']:.2f}" if row["impl"] == "ours" and match else "")
+        measure = row["measure"] + (f" ({row['frames']} frames)" if "frames" in row else "")
+        print(f"| {measure} | {row['impl']} | {row['mode']} | {row['median']:.3g} {row['unit']} | "
+              f"{row['min']:.3g} - {row['max']:.3g} | {ratios[0]} | {ratios[1]} |")
+    print("\n| ours mode | objects | against | max abs logit diff | min IoU |\n|---|---|---|---|---|")
+    for row in agreement:
+        print(f"| {row['mode']} | {row['objects']} | {row['against']} | {row['max_abs_logit_diff']:.2e} | {row['min_iou']:.4f} |")
+    print("\n| impl | mode | objects | GFLOP per frame | GFLOP/s |\n|---|---|---|---|---|")
+    for row in flops:
+        print(f"| {row['impl']} | {row['mode']} | {row['objects']} | {row['gflop_per_frame']:.0f} | {row['gflop_per_s']:.0f} |")
+    for note in notes:
+        print(f"- {note}")
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,28 @@
+"""The benchmark's inputs and its agreement measure (the benchmark itself is not a test)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sam2_hf.benchmark import HEIGHT, WIDTH, compare, make_video
+
+
+def test_generated_video_is_480p_and_moves(tmp_path):
+    folder = make_video(tmp_path / "video", 3)
+    files = sorted(folder.glob("*.jpg"))
+    assert [f.name for f in files] == ["00000.jpg", "00001.jpg", "00002.jpg"]
+    first, last = (np.asarray(Image.open(f)).astype(int) for f in (files[0], files[2]))
+    assert first.shape == (HEIGHT, WIDTH, 3)
+    assert np.abs(first - last).mean() > 1  # the shapes moved
+
+
+def test_agreement_is_max_logit_difference_and_min_iou():
+    expected = {0: torch.full((2, 4, 4), -1.0), 1: torch.full((2, 4, 4), -1.0)}
+    expected[0][0, :2] = 1.0  # 8 pixels on
+    got = {t: v.clone() for t, v in expected.items()}
+    got[0][0, 0, :2] = -0.5  # 2 of them off: IoU 6/8
+    got[1][1] += 0.25
+    diff, iou = compare(expected, got)
+    assert diff == 1.5 and iou == 0.75
