@@ -199,8 +199,7 @@ def child(job: dict) -> dict:
     elif job["kind"] == "track":
         from torch.utils.flop_counter import FlopCounterMode
 
-        attention_flops = _register_cpu_attention()
-
+        attention_flops = _cpu_attention_flop_formulas()
         times, logits = [], {}
         frames = tracker.track(Path(job["video"]), job["objects"], job["frames"])
         tick = time.perf_counter()
@@ -241,7 +240,7 @@ def _cpu_flash_attention_flops(query_shape, key_shape, value_shape, *args, out_s
     return sdpa_flop_count(query_shape, key_shape, value_shape)
 
 
-def _register_cpu_attention() -> dict:
+def _cpu_attention_flop_formulas() -> dict:
     """torch's FLOP counter knows the CUDA attention kernels but not the CPU flash one."""
     import torch
 
