@@ -79,7 +79,7 @@ def make_weights(path: Path) -> None:
     torch.manual_seed(0)
     predictor = build_sam2_video_predictor(OFFICIAL_CONFIG, ckpt_path=None, device="cpu")
     with torch.no_grad():
-        for name, tensor in predictor.state_dict().items():
+        for tensor in predictor.state_dict().values():
             if tensor.is_floating_point() and not tensor.any():  # zero-initialised embeddings
                 tensor.normal_(0, 0.02)
         predictor.sam_mask_decoder.pred_obj_score_head.layers[-1].bias.fill_(5.0)
@@ -94,7 +94,7 @@ class Tracker:
     def __init__(self, impl: str, weights: Path, mode: str) -> None:
         import torch
 
-        self.impl, self.mode = impl, mode
+        self.impl = impl
         if impl == "ours":
             from sam2_hf import Sam2VideoModel
 
@@ -202,15 +202,12 @@ def child(job: dict) -> dict:
         attention_flops = _cpu_attention_flop_formulas()
         times, logits = [], {}
         frames = tracker.track(Path(job["video"]), job["objects"], job["frames"])
-        tick = time.perf_counter()
-        for t, masks in frames:
-            now = time.perf_counter()
+        for seconds, (t, masks) in timed(frames):
             if t >= job["steady_from"]:
-                times.append(now - tick)
+                times.append(seconds)
                 logits[t] = masks.float().clone()
             if t == job["frames"] - 2:  # count the last frame's FLOPs (the counter slows it down)
                 break
-            tick = time.perf_counter()
         with FlopCounterMode(display=False, custom_mapping=attention_flops) as counter:
             t, masks = next(frames)
         logits[t] = masks.float().clone()
@@ -222,16 +219,22 @@ def child(job: dict) -> dict:
         frames = tracker.track(Path(job["video"]), 1, job["frames"])
         next(frames)
         result["first_mask"] = time.perf_counter() - tick
-        times = []
-        tick = time.perf_counter()
-        for _ in frames:
-            now = time.perf_counter()
-            times.append(now - tick)
-            tick = now
-        result["times"] = times
+        result["times"] = [seconds for seconds, _ in timed(frames)]
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def timed(items):
+    """Yields ``(seconds spent producing the item, item)`` for each item of an iterator; the
+    iterator can be resumed after the loop breaks."""
+    while True:
+        tick = time.perf_counter()
+        try:
+            item = next(items)
+        except StopIteration:
+            return
+        yield time.perf_counter() - tick, item
 
 
 def _cpu_flash_attention_flops(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
@@ -333,10 +336,10 @@ def run(args: argparse.Namespace) -> None:
                               "gflop_per_s": out["flops"] / 1e9 / statistics.median(out["times"])})
                 logits[impl, mode, objects] = path
             for length in rss_lengths:
-                need = REFERENCE_MIB_PER_FRAME.get(impl, 0) * length
-                if need > 0.8 * available_mib():
+                need, available = REFERENCE_MIB_PER_FRAME.get(impl, 0) * length, available_mib()
+                if need > 0.8 * available:
                     notes.append(f"{impl} skipped at {length} frames: it would hold ~{need / 1024:.0f} GiB of frames, "
-                                 f"{available_mib() / 1024:.0f} GiB available")
+                                 f"{available / 1024:.0f} GiB available")
                     continue
                 log(f"{impl} {mode}: {length}-frame video, peak RSS")
                 video = make_video(work / f"video_{length}", length)

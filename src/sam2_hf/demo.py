@@ -36,9 +36,10 @@ MAX_UPLOAD_MB = float(os.environ.get("SAM2_DEMO_MAX_UPLOAD_MB", 100))
 MAX_OBJECTS = int(os.environ.get("SAM2_DEMO_MAX_OBJECTS", 8))
 DEVICE = os.environ.get("SAM2_DEMO_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
 DTYPES = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
-if os.environ.get("SAM2_DEMO_DTYPE", "float32") not in DTYPES:
-    raise ValueError(f"SAM2_DEMO_DTYPE must be one of {', '.join(DTYPES)}, not {os.environ['SAM2_DEMO_DTYPE']!r}")
-DTYPE = DTYPES[os.environ.get("SAM2_DEMO_DTYPE", "float32")]  # bfloat16: ~1.8x faster tracking on a CPU with AVX-512 bf16
+_DTYPE_NAME = os.environ.get("SAM2_DEMO_DTYPE", "float32")
+if _DTYPE_NAME not in DTYPES:
+    raise ValueError(f"SAM2_DEMO_DTYPE must be one of {', '.join(DTYPES)}, not {_DTYPE_NAME!r}")
+DTYPE = DTYPES[_DTYPE_NAME]  # bfloat16: ~2x faster tracking on a CPU with AVX-512 bf16
 
 
 @functools.lru_cache(maxsize=2)

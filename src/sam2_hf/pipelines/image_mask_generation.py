@@ -19,7 +19,6 @@ from ..processing.processor import Sam2Processor
 from .base import AUTOMATIC_OPTIONS, Sam2Pipeline
 
 
-
 def load_image(image: Any) -> np.ndarray:
     """A path, PIL image, array or tensor -> ``(H, W, 3)`` uint8, with a one-line error."""
     if isinstance(image, (str, Path)):
