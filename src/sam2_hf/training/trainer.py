@@ -186,6 +186,9 @@ def train(config: TrainingConfig) -> Path:
         num_values = sum(t.numel() for t in trained.state_dict().values())
         write_model_card(final, trained.config, "Sam2VideoModel", num_values,
                          origin=f"Trained by `sam2-hf train` for {step} steps on `{Path(config.train_data).name}`.")
+    # Leave together: a rank that tears the process group down (end_training does) while the main
+    # one is still saving left, once in three CI runs, a process that never exited.
+    accelerator.wait_for_everyone()
     accelerator.end_training()
     return final
 
