@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 HEIGHT, WIDTH = 480, 854
+MODES = ["fp32", "bf16", "fp32-compiled", "bf16-compiled"]
 CLICKS = [(240.0, 200.0), (520.0, 300.0), (700.0, 120.0)]  # one per shape on frame 0
 OFFICIAL_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 # Every frame each reference holds as float32 1024x1024x3 (plus its features cache).
@@ -113,7 +114,9 @@ class Tracker:
             state = Sam2VideoModel.from_pretrained(str(weights)).state_dict()
             self.model = TransformersVideoModel(Sam2VideoConfig()).eval()
             self.model.load_state_dict({k: state[v] for k, v in transformers_key_map(list(self.model.state_dict())).items()})
-        self.dtype = torch.bfloat16 if mode == "bf16" else None
+        self.dtype = torch.bfloat16 if mode.startswith("bf16") else None
+        if mode.endswith("-compiled"):
+            self.model.compile_for_tracking()  # compiles on first use: in the untimed warm-up
 
     def encode_image(self, pixels):
         if self.impl == "ours":
@@ -185,7 +188,7 @@ def child(job: dict) -> dict:
     torch.set_num_threads(job["threads"])
     started = time.perf_counter()
     tracker = Tracker(job["impl"], Path(job["weights"]), job["mode"])
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=job["mode"] == "bf16")
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=job["mode"].startswith("bf16"))
     result: dict = {}
     if job["kind"] == "encode_image":
         pixels = torch.randn(1, 3, 1024, 1024)
@@ -281,8 +284,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="a reduced run (fewer frames and repeats)")
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads (default: %(default)s)")
     parser.add_argument("--impl", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
-    parser.add_argument("--modes", nargs="+", default=["fp32", "bf16"], choices=["fp32", "bf16"],
-                        help="our compute modes (the references run in fp32)")
+    parser.add_argument("--modes", nargs="+", default=["fp32", "bf16"], choices=MODES,
+                        help="our compute modes (the references run in fp32); -compiled: torch.compile, its compile "
+                        "time counted in first_mask, not in the per-frame times")
     parser.add_argument("--rss-lengths", type=int, nargs="+", help="video lengths for peak RSS (default 30 300 3000)")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--workdir", help="keep the generated video and weights here (default: a temporary folder)")

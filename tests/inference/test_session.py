@@ -277,3 +277,24 @@ def test_bfloat16_session_agrees_with_float32(model, frames):
         for a, b in zip(exact.mask_logits, fast.mask_logits):
             assert (a - b).abs().max() < 0.05 * a.abs().max()
             assert torch.corrcoef(torch.stack([a.flatten(), b.flatten()]))[0, 1] > 0.999
+
+
+def test_compiled_session_tracks_like_the_eager_one(frames):
+    """compile=True runs the image encoder and memory attention through torch.compile (memory
+    attention for changing memory lengths: the bank fills over the first frames); the masks stay
+    the eager ones up to float32 reordering."""
+    torch.manual_seed(0)
+    eager_model = make_objects_visible(Sam2VideoModel(tiny_config()).eval())
+    compiled_model = make_objects_visible(Sam2VideoModel(tiny_config()).eval())
+    compiled_model.load_state_dict(eager_model.state_dict())
+    results = {}
+    for name, model, compile in (("eager", eager_model, False), ("compiled", compiled_model, True)):
+        session = model.start_session(frames[:6], compile=compile, fill_hole_area=0)
+        session.add_points(0, 1, [[15, 20]], [1])
+        session.add_box(0, 2, [30, 5, 60, 40])
+        results[name] = track(session)
+    assert compiled_model.vision_encoder._compiled_call_impl is not None
+    assert eager_model.vision_encoder._compiled_call_impl is None
+    assert [r.frame_idx for r in results["compiled"]] == list(range(6))
+    for eager, compiled in zip(results["eager"], results["compiled"]):
+        torch.testing.assert_close(compiled.mask_logits, eager.mask_logits, rtol=1e-4, atol=1e-4)

@@ -90,6 +90,8 @@ class VideoSession:
         offload_to_cpu: keep memories and masks in CPU memory when the model runs on a GPU.
         feature_cache_size: encoded frames kept (a click re-uses its frame's encoding).
         dtype: run the model under autocast in this dtype (e.g. ``torch.bfloat16``).
+        compile: compile the model's image encoder and memory attention first (see
+            :meth:`Sam2VideoModel.compile_for_tracking`); pays off on long videos and GPUs.
         corrections_as_conditioning: a click on an already-tracked frame makes it a prompted
             (conditioning) frame, so re-tracking keeps the correction. The reference's default is
             ``False``, where such a click refines only that frame until tracking runs over it again.
@@ -113,6 +115,7 @@ class VideoSession:
         offload_to_cpu: bool = False,
         feature_cache_size: int = 2,
         dtype: torch.dtype | None = None,
+        compile: bool = False,
         corrections_as_conditioning: bool = False,
         keep_all_memories: bool = False,
         mask_threshold: float | None = None,
@@ -120,6 +123,8 @@ class VideoSession:
         output_store: str | Path | None = None,
     ) -> None:
         self.model = model.eval()
+        if compile:
+            model.compile_for_tracking()
         config = model.config
         self.config = config
         self.source = open_video(video) if video is not None else StreamSource()

@@ -96,6 +96,18 @@ class Sam2VideoModel(Sam2Model):
             self.no_object_spatial_embedding = nn.Parameter(torch.zeros(1, memory.memory_dim))
         self.post_init()
 
+    def compile_for_tracking(self) -> "Sam2VideoModel":
+        """Compile the two parts that hold almost all of a tracked frame's work, the image encoder
+        and memory attention, with :func:`torch.compile` (in place; calling again changes
+        nothing). The first frames then wait for the compiler (30-60 s each part on a CPU); the
+        memory attention is compiled for changing memory lengths, so it is not compiled again as
+        the memory bank fills. Measured on a 2-core CPU it saves under 5%; GPUs gain more."""
+        if not getattr(self, "_compiled_for_tracking", False):
+            self.vision_encoder.compile()
+            self.memory_attention.compile(dynamic=True)
+            self._compiled_for_tracking = True
+        return self
+
     def start_session(self, video=None, **options):
         """Open a :class:`~sam2_hf.inference.VideoSession` on ``video`` (a video file, a folder of
         frames, a ``(T, H, W, 3)`` array, a list or iterable of frames; ``None`` for a live

@@ -24,7 +24,7 @@ Direction = Literal["forward", "backward", "both"]
 PROMPT_KEYS = {"frame", "object_id", "points", "labels", "box", "mask"}
 AUTOMATIC_OPTIONS = GENERATOR_OPTIONS | {"max_objects"}
 SESSION_OPTIONS = {"fill_hole_area", "remove_sprinkle_area", "non_overlap_masks", "offload_to_cpu", "feature_cache_size",
-                   "dtype", "corrections_as_conditioning", "keep_all_memories", "mask_threshold", "prefetch", "output_store"}
+                   "dtype", "compile", "corrections_as_conditioning", "keep_all_memories", "mask_threshold", "prefetch", "output_store"}
 
 
 def group_prompts(prompts: list[dict]) -> dict[tuple[int, int], dict]:
@@ -93,7 +93,7 @@ class VideoMaskGenerationPipeline(Sam2Pipeline):
     Call options: ``direction`` ("both": backward from the first prompted frame to frame 0, then
     forward; "forward"; "backward"), ``start_frame``, ``max_frames``, ``output_size``
     ``(H, W)``, ``return_all`` (a list instead of a generator); session options
-    (``mask_threshold``, ``dtype``, ``fill_hole_area``, ``non_overlap_masks``,
+    (``mask_threshold``, ``dtype``, ``compile``, ``fill_hole_area``, ``non_overlap_masks``,
     ``offload_to_cpu``, ...) when a video is opened; with no prompts, ``points_per_side`` (and
     the other :class:`~sam2_hf.inference.automatic.AutomaticMaskGenerator` options, plus
     ``max_objects``) finds and tracks every object of the start frame.
