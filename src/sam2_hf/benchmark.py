@@ -285,8 +285,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1), help="torch threads (default: %(default)s)")
     parser.add_argument("--impl", nargs="+", default=list(IMPLEMENTATIONS), choices=IMPLEMENTATIONS)
     parser.add_argument("--modes", nargs="+", default=["fp32", "bf16"], choices=MODES,
-                        help="our compute modes (the references run in fp32); -compiled: torch.compile, its compile "
-                        "time counted in first_mask, not in the per-frame times")
+                        help="our compute modes (the references run in fp32); -compiled: torch.compile of the image "
+                        "encoder, its compile time counted in first_mask, not in the per-frame times")
     parser.add_argument("--rss-lengths", type=int, nargs="+", help="video lengths for peak RSS (default 30 300 3000)")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--workdir", help="keep the generated video and weights here (default: a temporary folder)")

@@ -78,8 +78,7 @@ def _device(args: argparse.Namespace) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-COMPILE_HELP = ("torch.compile the image encoder and memory attention first (a minute of compiling; under 5%% faster "
-                "on a 2-core CPU, more on GPUs)")
+COMPILE_HELP = "torch.compile the image encoder first (for GPUs: up to a minute of compiling, no faster on CPUs)"
 
 
 def _dtype(name: str | None) -> torch.dtype | None:

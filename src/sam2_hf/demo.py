@@ -40,7 +40,7 @@ _DTYPE_NAME = os.environ.get("SAM2_DEMO_DTYPE", "float32")
 if _DTYPE_NAME not in DTYPES:
     raise ValueError(f"SAM2_DEMO_DTYPE must be one of {', '.join(DTYPES)}, not {_DTYPE_NAME!r}")
 DTYPE = DTYPES[_DTYPE_NAME]  # bfloat16: ~2x faster tracking on a CPU with AVX-512 bf16
-COMPILE = os.environ.get("SAM2_DEMO_COMPILE", "0") == "1"  # torch.compile: pays off on GPUs
+COMPILE = os.environ.get("SAM2_DEMO_COMPILE", "0") == "1"  # torch.compile the image encoder: for GPUs
 
 
 @functools.lru_cache(maxsize=2)

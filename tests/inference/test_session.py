@@ -280,9 +280,8 @@ def test_bfloat16_session_agrees_with_float32(model, frames):
 
 
 def test_compiled_session_tracks_like_the_eager_one(frames):
-    """compile=True runs the image encoder and memory attention through torch.compile (memory
-    attention for changing memory lengths: the bank fills over the first frames); the masks stay
-    the eager ones up to float32 reordering."""
+    """compile=True runs the image encoder through torch.compile; the masks stay the eager ones
+    up to float32 reordering."""
     torch.manual_seed(0)
     eager_model = make_objects_visible(Sam2VideoModel(tiny_config()).eval())
     compiled_model = make_objects_visible(Sam2VideoModel(tiny_config()).eval())

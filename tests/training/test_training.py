@@ -22,7 +22,7 @@ from sam2_hf import Sam2VideoModel
 from sam2_hf.data import load_sav, write_sav_dataset
 from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig
-from sam2_hf.training.clip_model import ClipTrainingModel
+from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
 from sam2_hf.training.trainer import learning_rate_factor
 
@@ -73,6 +73,43 @@ def test_steps_on_one_clip_reduce_the_loss(sav):
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.5 * losses[0] and min(losses[-5:]) < min(losses[:5])
+
+
+def test_object_code_features_say_which_object_each_cell_shows():
+    model = Sam2VideoModel(tiny_config())
+    size, cell = model.config.image_size, model.config.image_size // model.config.image_embedding_size
+    targets = torch.zeros(2, size, size)
+    targets[0, : 4 * cell, : 4 * cell] = 1
+    targets[1, 4 * cell : 6 * cell, 5 * cell :] = 1  # an 8x8 grid of cells
+    features = object_code_features(model, targets, torch.Generator().manual_seed(0))
+    embedding = features.image_embeddings
+    assert embedding.shape == (2, model.config.mask_decoder_config.hidden_size, *(2 * [model.config.image_embedding_size]))
+    assert torch.equal(embedding[0], embedding[1])  # one frame, seen by both objects
+    first, second, background = embedding[0, :, 1, 1], embedding[0, :, 5, 6], embedding[0, :, 7, 0]
+    assert torch.equal(embedding[0, :, 3, 3], first) and torch.equal(embedding[0, :, 4, 7], second)
+    assert len({tuple(first.tolist()), tuple(second.tolist()), tuple(background.tolist())}) == 3
+    assert all(not level.any() for level in features.high_res_features)
+
+
+def test_prompt_routing_steps_train_the_prompt_path_only(sav):
+    """The routing step's loss comes from the prompt encoder and mask decoder alone, and steps on
+    one clip lower it."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
+    module = ClipTrainingModel(Sam2VideoModel(config))
+    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(25):
+        loss = module(clip["pixel_values"], clip["targets"], clip["seed"], prompt_routing=True)["loss"]
+        optimizer.zero_grad()
+        loss.backward()
+        if not losses:
+            trained = {name.split(".")[0] for name, p in module.model.named_parameters() if p.grad is not None and p.grad.any()}
+            assert trained == {"prompt_encoder", "mask_decoder", "no_memory_embedding"}
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_clips_are_a_function_of_the_sample_number(sav):
@@ -145,11 +182,12 @@ def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
 def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    uninterrupted = write_config(tmp_path / "a", sav, steps=16)
+    # The prompt-routing steps span the interruption (at step 4).
+    uninterrupted = write_config(tmp_path / "a", sav, steps=16, prompt_routing_steps=6)
     subprocess.run(["sam2-hf", "train", str(uninterrupted)], capture_output=True, text=True, check=True)
     expected = read_losses(tmp_path / "a" / "run")
 
-    interrupted = write_config(tmp_path / "b", sav, steps=16)
+    interrupted = write_config(tmp_path / "b", sav, steps=16, prompt_routing_steps=6)
     process = subprocess.Popen(["sam2-hf", "train", str(interrupted)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "b" / "run" / "checkpoints" / "step_0000004" / "trainer_state.json"
     deadline = time.time() + 300

@@ -90,8 +90,8 @@ class VideoSession:
         offload_to_cpu: keep memories and masks in CPU memory when the model runs on a GPU.
         feature_cache_size: encoded frames kept (a click re-uses its frame's encoding).
         dtype: run the model under autocast in this dtype (e.g. ``torch.bfloat16``).
-        compile: compile the model's image encoder and memory attention first (see
-            :meth:`Sam2VideoModel.compile_for_tracking`); pays off on long videos and GPUs.
+        compile: compile the model's image encoder first (see
+            :meth:`Sam2VideoModel.compile_for_tracking`); pays off on GPUs, not on CPUs.
         corrections_as_conditioning: a click on an already-tracked frame makes it a prompted
             (conditioning) frame, so re-tracking keeps the correction. The reference's default is
             ``False``, where such a click refines only that frame until tracking runs over it again.

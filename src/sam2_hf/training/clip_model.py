@@ -5,6 +5,15 @@ frame is segmented from the memories of the frames before it, using the same mem
 rules as :class:`~sam2_hf.VideoSession`; on a few random frames simulated corrective clicks
 refine the prediction step by step and the frame then counts as prompted. Gradients flow through
 the whole clip, memories included, as in SAM 2's training.
+
+Trained from scratch, a small model settles early on segmenting every object at once and then
+hardly learns to pick the one under the click: telling objects apart needs an image encoder that
+can, and an attention that looks where the click is, and neither grows while the other is missing.
+The *prompt-routing* step breaks that tie: on frame 0 only, the image features are replaced by
+codes that say which object each cell belongs to (a random vector per object and one for the
+background, new every step), so the decoder and prompt encoder can only lower the loss by
+following the prompt. A few thousand of these cheap steps first, and real training then keeps
+the prompts in use.
 """
 
 from __future__ import annotations
@@ -15,7 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..inference.memory_bank import select_object_pointers, select_spatial_memories
-from ..modeling.video_model import Sam2TrackStepOutput, Sam2VideoModel
+from ..modeling.layers import sine_position_encoding
+from ..modeling.video_model import Sam2FrameFeatures, Sam2TrackStepOutput, Sam2VideoModel
 from .losses import LossWeights, frame_loss
 from .prompts import PromptMix, correction_clicks, first_frame_points
 
@@ -41,16 +51,20 @@ class ClipTrainingModel(nn.Module):
         self.correction_clicks = correction_clicks
         self.loss_weights = loss_weights or LossWeights()
 
-    def forward(self, pixel_values: torch.Tensor, targets: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
+    def forward(self, pixel_values: torch.Tensor, targets: torch.Tensor, seed: int,
+                prompt_routing: bool = False) -> dict[str, torch.Tensor]:
         """Losses of one clip, averaged over its supervised predictions.
 
         Args:
             pixel_values: ``(T, 3, S, S)`` preprocessed frames.
             targets: ``(T, N, S, S)`` masks of ``N`` objects, all visible on frame 0.
             seed: seeds the simulated prompts, so a step is reproducible.
+            prompt_routing: instead, the prompt-routing step on frame 0 (see the module's notes).
         """
         model, config = self.model, self.model.config.memory_config
         rng = np.random.default_rng(seed)
+        if prompt_routing:
+            return self._prompt_routing_step(targets[0].to(model.device).float(), rng, seed)
         num_frames, num_objects = targets.shape[:2]
         device = model.device
         targets = targets.to(device).float()
@@ -95,6 +109,11 @@ class ClipTrainingModel(nn.Module):
                 tracked.add(t)
         return {name: torch.stack([loss[name] for loss in losses]).mean() for name in losses[0]}
 
+    def _prompt_routing_step(self, targets: torch.Tensor, rng: np.random.Generator, seed: int) -> dict[str, torch.Tensor]:
+        kind = "box" if self.prompt_mix.sample(rng) == "box" else "click"  # a mask prompt needs no routing
+        features = object_code_features(self.model, targets, torch.Generator().manual_seed(seed))
+        return self._loss(self._prompt_first_frame(features, targets, kind, rng), targets)
+
     def _prompt_first_frame(self, features, targets: torch.Tensor, kind: str, rng: np.random.Generator) -> Sam2TrackStepOutput:
         model = self.model
         if kind == "mask":
@@ -109,3 +128,21 @@ class ClipTrainingModel(nn.Module):
         size = targets.shape[-1]
         candidates = F.interpolate(output.candidate_masks, size=(size, size), mode="bilinear", align_corners=False)
         return frame_loss(candidates, output.candidate_iou_scores, output.object_score_logits, targets, self.loss_weights)
+
+
+def object_code_features(model: Sam2VideoModel, targets: torch.Tensor, generator: torch.Generator) -> Sam2FrameFeatures:
+    """Frame features for ``N`` objects' ``(N, S, S)`` masks where each embedding cell holds the
+    mean of its pixels' codes: one random vector per object, one for the background (high-
+    resolution levels zero). Which object a cell shows is all they say."""
+    hidden = model.config.mask_decoder_config.hidden_size
+    size = model.config.image_embedding_size
+    codes = torch.randn(len(targets) + 1, hidden, generator=generator).to(targets.device, model.dtype)
+    owner = torch.zeros(targets.shape[-2:], dtype=torch.long, device=targets.device)
+    for index, mask in enumerate(targets > 0.5, start=1):
+        owner[mask] = index
+    embedding = F.adaptive_avg_pool2d(codes[owner].permute(2, 0, 1)[None], size)
+    high_res = ()
+    if model.config.mask_decoder_config.use_high_res_features:
+        high_res = (embedding.new_zeros(1, hidden // 8, 4 * size, 4 * size), embedding.new_zeros(1, hidden // 4, 2 * size, 2 * size))
+    position = sine_position_encoding(hidden, size, size, device=embedding.device)[None].to(embedding.dtype)
+    return Sam2FrameFeatures(embedding, high_res, position).expand(len(targets))

@@ -35,6 +35,10 @@ class TrainingConfig:
             mask decoder (and their small parameters).
         prompt_mix: probabilities of a mask / click / box prompt on the first frame.
         num_correction_frames, correction_clicks: simulated corrections per clip.
+        prompt_routing_steps: the first steps train only the prompt encoder and mask decoder, on
+            features that say which object each cell shows (see
+            :mod:`sam2_hf.training.clip_model`): a model trained from scratch needs them to learn
+            to follow clicks; fine-tuning a trained model does not.
         save_every, eval_every, log_every: in steps (0 disables saving / evaluation).
         keep_checkpoints: how many of the latest checkpoints to keep.
         seed: seeds the model's initialisation, the clips and the simulated prompts.
@@ -59,6 +63,7 @@ class TrainingConfig:
     prompt_mix: dict = field(default_factory=lambda: {"mask": 0.5, "click": 0.25, "box": 0.25})
     num_correction_frames: int = 2
     correction_clicks: int = 3
+    prompt_routing_steps: int = 0
     save_every: int = 100
     eval_every: int = 0
     log_every: int = 10

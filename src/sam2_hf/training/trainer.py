@@ -146,7 +146,8 @@ def train(config: TrainingConfig) -> Path:
         # draws what the uninterrupted one did (whatever consumed random numbers in between).
         torch.manual_seed(int(np.random.SeedSequence([config.seed, step, accelerator.process_index]).generate_state(1)[0]))
         with accelerator.autocast():
-            losses = module(batch["pixel_values"], batch["targets"], batch["seed"])
+            losses = module(batch["pixel_values"], batch["targets"], batch["seed"],
+                            prompt_routing=step < config.prompt_routing_steps)
         accelerator.backward(losses["loss"])
         if config.grad_clip:
             accelerator.clip_grad_norm_(module.parameters(), config.grad_clip)
