@@ -1,6 +1,7 @@
 """Score a finished training run and install its model as the package's default.
 
-    python scripts/ship_model.py runs/shipped_model --phase1 runs/shipped_model_phase1 --val data/synthetic_val
+    python scripts/ship_model.py runs/shipped_model --earlier runs/shipped_model_phase0 runs/shipped_model_phase1 \
+        --val data/synthetic_val
 
 Scores the trained model and the same architecture untrained (seeded random weights) with the
 paper's protocols (1, 3, 5 first-frame clicks and the first frame's mask) on held-out synthetic
@@ -27,7 +28,9 @@ from sam2_hf.model_card import write_model_card
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="output folder of the (last) training run")
-    parser.add_argument("--phase1", type=Path, help="output folder of the run the last one continued from")
+    parser.add_argument("--earlier", type=Path, nargs="*", default=[],
+                        help="output folders of the runs the last one continued from, in order (each made by "
+                        "configs/<folder name>.yaml)")
     parser.add_argument("--val", type=Path, default=Path("data/synthetic_val"))
     parser.add_argument("--max-videos", type=int, default=8)
     args = parser.parse_args()
@@ -40,12 +43,13 @@ def main() -> None:
     baseline = evaluate_model(untrained, args.val, (1,), first_frame_mask=True, max_videos=args.max_videos)
     print("trained", scores, "untrained", baseline, f"({time.time() - started:.0f} s)")
 
-    phases = [args.phase1, args.run] if args.phase1 else [args.run]
     lines = []
-    for number, run in enumerate(phases, start=1):
+    for number, run in enumerate([*args.earlier, args.run], start=1):
         summary = json.loads((run / "training_summary.json").read_text())
         config = json.loads((run / "training_config.json").read_text())
-        lines.append(f"{number}. `configs/{'shipped_model_phase1' if run == args.phase1 else 'shipped_model'}.yaml`: {summary['steps']} steps of "
+        routing = config.get("prompt_routing_steps", 0)
+        routing = f" (the first {routing} of them prompt-routing steps)" if routing else ""
+        lines.append(f"{number}. `configs/{run.name}.yaml`: {summary['steps']} steps{routing} of "
                      f"{summary['num_processes']} clips of {config['clip_length']} annotated frames (up to {config['max_objects']} "
                      f"objects each, first-frame prompt mix {config['prompt_mix']}, corrections on "
                      f"{config['num_correction_frames']} frame(s)), AdamW lr {config['learning_rate']} (layer decay "
