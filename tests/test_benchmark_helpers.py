@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sam2_hf.benchmark import HEIGHT, WIDTH, compare, make_video
+from sam2_hf.benchmark import HEIGHT, WIDTH, make_video, mask_agreement
 
 
 def test_generated_video_is_480p_and_moves(tmp_path):
@@ -24,5 +24,5 @@ def test_agreement_is_max_logit_difference_and_min_iou():
     got = {t: v.clone() for t, v in expected.items()}
     got[0][0, 0, :2] = -0.5  # 2 of them off: IoU 6/8
     got[1][1] += 0.25
-    diff, iou = compare(expected, got)
+    diff, iou = mask_agreement((expected[t], got[t]) for t in expected)
     assert diff == 1.5 and iou == 0.75

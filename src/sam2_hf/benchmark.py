@@ -268,11 +268,11 @@ def available_mib() -> float:
     return int(info["MemAvailable"].split()[0]) / 1024
 
 
-def compare(expected: dict, got: dict) -> tuple[float, float]:
-    """Max abs logit difference and min per-frame, per-object IoU of the binarised masks."""
+def mask_agreement(pairs) -> tuple[float, float]:
+    """Max abs logit difference and min per-object IoU of the binarised masks over ``(expected,
+    got)`` pairs of ``(N, H, W)`` logits (one pair per frame)."""
     worst_diff, worst_iou = 0.0, 1.0
-    for t in sorted(set(expected) & set(got)):
-        a, b = expected[t], got[t]
+    for a, b in pairs:
         worst_diff = max(worst_diff, float((a - b).abs().max()))
         for mask_a, mask_b in zip(a > 0, b > 0):
             union = int((mask_a | mask_b).sum())
@@ -372,7 +372,8 @@ def agreement_rows(logits: dict) -> list[dict]:
         for reference in [("official", "fp32")] + ([("ours", "fp32")] if mode != "fp32" else []):
             if (*reference, objects) not in logits:
                 continue
-            diff, iou = compare(torch.load(logits[(*reference, objects)]), torch.load(path))
+            expected, got = torch.load(logits[(*reference, objects)]), torch.load(path)
+            diff, iou = mask_agreement((expected[t], got[t]) for t in sorted(expected.keys() & got.keys()))
             rows.append({"mode": mode, "objects": objects, "against": " ".join(reference),
                          "max_abs_logit_diff": diff, "min_iou": iou})
     return rows

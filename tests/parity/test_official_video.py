@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from sam2_hf import Sam2Config, Sam2VideoModel
+from sam2_hf.benchmark import mask_agreement
 
 LOGIT_TOLERANCE = 1e-4
 MIN_IOU = 0.999
@@ -153,12 +154,7 @@ def run_ours(model, folder, actions, **options):
 def compare(expected, got):
     """Max abs logit difference and the smallest per-frame, per-object IoU of the masks."""
     assert [(t, ids) for t, ids, _ in got] == [(t, ids) for t, ids, _ in expected]
-    worst_diff, worst_iou = 0.0, 1.0
-    for (_, _, a), (_, _, b) in zip(expected, got):
-        worst_diff = max(worst_diff, (a - b).abs().max().item())
-        for mask_a, mask_b in zip(a > 0, b > 0):
-            union = (mask_a | mask_b).sum().item()
-            worst_iou = min(worst_iou, 1.0 if union == 0 else (mask_a & mask_b).sum().item() / union)
+    worst_diff, worst_iou = mask_agreement((a, b) for (_, _, a), (_, _, b) in zip(expected, got))
     foreground = np.mean([(m > 0).float().mean().item() for _, _, m in expected])
     return worst_diff, worst_iou, foreground
 
