@@ -59,19 +59,28 @@ def read_losses(run: Path) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(handle)]
 
 
-def test_steps_on_one_clip_reduce_the_loss(sav):
+def train_on_one_clip(sav: Path, steps: int = 25, prompt_routing: bool = False) -> tuple[list[float], set[str]]:
+    """Losses of ``steps`` AdamW steps on one clip of a fresh tiny model, and the top-level
+    modules whose parameters got a non-zero gradient in the first step."""
     torch.manual_seed(0)
     config = tiny_config()
     clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
     module = ClipTrainingModel(Sam2VideoModel(config))
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(25):
-        loss = module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"]
+    losses, trained = [], set()
+    for _ in range(steps):
+        loss = module(clip["pixel_values"], clip["targets"], clip["seed"], prompt_routing=prompt_routing)["loss"]
         optimizer.zero_grad()
         loss.backward()
+        if not losses:
+            trained = {name.split(".")[0] for name, p in module.model.named_parameters() if p.grad is not None and p.grad.any()}
         optimizer.step()
         losses.append(loss.item())
+    return losses, trained
+
+
+def test_steps_on_one_clip_reduce_the_loss(sav):
+    losses, _ = train_on_one_clip(sav)
     assert losses[-1] < 0.5 * losses[0] and min(losses[-5:]) < min(losses[:5])
 
 
@@ -94,21 +103,8 @@ def test_object_code_features_say_which_object_each_cell_shows():
 def test_prompt_routing_steps_train_the_prompt_path_only(sav):
     """The routing step's loss comes from the prompt encoder and mask decoder alone, and steps on
     one clip lower it."""
-    torch.manual_seed(0)
-    config = tiny_config()
-    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
-    module = ClipTrainingModel(Sam2VideoModel(config))
-    optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(25):
-        loss = module(clip["pixel_values"], clip["targets"], clip["seed"], prompt_routing=True)["loss"]
-        optimizer.zero_grad()
-        loss.backward()
-        if not losses:
-            trained = {name.split(".")[0] for name, p in module.model.named_parameters() if p.grad is not None and p.grad.any()}
-            assert trained == {"prompt_encoder", "mask_decoder", "no_memory_embedding"}
-        optimizer.step()
-        losses.append(loss.item())
+    losses, trained = train_on_one_clip(sav, prompt_routing=True)
+    assert trained == {"prompt_encoder", "mask_decoder", "no_memory_embedding"}
     assert losses[-1] < 0.5 * losses[0]
 
 
