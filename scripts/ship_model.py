@@ -43,12 +43,17 @@ def main() -> None:
     baseline = evaluate_model(untrained, args.val, (1,), first_frame_mask=True, max_videos=args.max_videos)
     print("trained", scores, "untrained", baseline, f"({time.time() - started:.0f} s)")
 
-    lines = []
+    lines, processes = [], set()
     for number, run in enumerate([*args.earlier, args.run], start=1):
         summary = json.loads((run / "training_summary.json").read_text())
+        processes.add(summary["num_processes"])
         config = json.loads((run / "training_config.json").read_text())
         routing = config.get("prompt_routing_steps", 0)
         routing = f" (the first {routing} of them prompt-routing steps)" if routing else ""
+        if config.get("restart_memory"):
+            routing += ", memory modules restarted as a local lookup first"
+        if config.get("freeze_image_encoder"):
+            routing += ", image encoder frozen"
         lines.append(f"{number}. `configs/{run.name}.yaml`: {summary['steps']} steps{routing} of "
                      f"{summary['num_processes']} clips of {config['clip_length']} annotated frames (up to {config['max_objects']} "
                      f"objects each, first-frame prompt mix {config['prompt_mix']}, corrections on "
@@ -61,11 +66,12 @@ def main() -> None:
     rows = "\n".join(f"| J&F with {name.replace('_', ' ')} | {value:.3f} | {baseline.get(name, float('nan')):.3f} |"
                      for name, value in scores.items()).replace("J&F with mask", "J&F with first-frame mask")
     steps = "\n".join(lines)
+    launch = ("`sam2-hf train CONFIG`, one process" if processes == {1} else
+              f"`accelerate launch --num_processes N scripts/train.py CONFIG`, {sorted(processes)} processes")
     details = f"""## Training
 
-Trained from scratch by this package's own pipeline, on two CPU cores (two data-parallel
-processes, `accelerate launch --multi_gpu --num_processes 2 --num_cpu_threads_per_process 1
-scripts/train.py CONFIG`), SAM 2's losses, on `python scripts/make_synthetic_sav.py data/`
+Trained from scratch by this package's own pipeline, on two CPU cores ({launch}), with SAM 2's
+losses, on `python scripts/make_synthetic_sav.py data/`
 (200 synthetic SA-V-format videos of 64 frames, 192x144, three textured moving objects and two
 look-alike distractors each):
 

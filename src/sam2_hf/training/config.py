@@ -39,6 +39,9 @@ class TrainingConfig:
             features that say which object each cell shows (see
             :mod:`sam2_hf.training.clip_model`): a model trained from scratch needs them to learn
             to follow clicks; fine-tuning a trained model does not.
+        restart_memory: before the first step, re-initialise memory attention and the memory
+            encoder as a local lookup (see :mod:`sam2_hf.training.memory_restart`): a model
+            trained from scratch on prompted frames needs it to start tracking.
         save_every, eval_every, log_every: in steps (0 disables saving / evaluation).
         keep_checkpoints: how many of the latest checkpoints to keep.
         seed: seeds the model's initialisation, the clips and the simulated prompts.
@@ -64,6 +67,7 @@ class TrainingConfig:
     num_correction_frames: int = 2
     correction_clicks: int = 3
     prompt_routing_steps: int = 0
+    restart_memory: bool = False
     save_every: int = 100
     eval_every: int = 0
     log_every: int = 10

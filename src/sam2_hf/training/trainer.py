@@ -37,6 +37,7 @@ from .clip_model import ClipTrainingModel
 from .clips import ClipDataset
 from .config import TrainingConfig
 from .losses import LossWeights
+from .memory_restart import restart_memory
 from .prompts import PromptMix
 
 logger = logging.getLogger(__name__)
@@ -46,13 +47,18 @@ MEMORY_AND_DECODER = ("memory_attention", "memory_encoder", "mask_decoder", "obj
 
 
 def build_model(config: TrainingConfig) -> Sam2VideoModel:
-    """A fresh model from a preset name or config fields, or a checkpoint to fine-tune."""
+    """A fresh model from a preset name or config fields, or a checkpoint to fine-tune (its
+    memory modules restarted if the config asks)."""
     torch.manual_seed(config.seed)
     if isinstance(config.model, dict):
-        return Sam2VideoModel(Sam2Config(**config.model))
-    if config.model in PRESETS:
-        return Sam2VideoModel(Sam2Config.from_preset(config.model))
-    return Sam2VideoModel.from_pretrained(config.model)
+        model = Sam2VideoModel(Sam2Config(**config.model))
+    elif config.model in PRESETS:
+        model = Sam2VideoModel(Sam2Config.from_preset(config.model))
+    else:
+        model = Sam2VideoModel.from_pretrained(config.model)
+    if config.restart_memory:
+        restart_memory(model, config.seed)
+    return model
 
 
 def parameter_groups(model: Sam2VideoModel, config: TrainingConfig) -> list[dict]:
