@@ -142,7 +142,9 @@ def object_code_features(model: Sam2VideoModel, targets: torch.Tensor, generator
         owner[mask] = index
     embedding = F.adaptive_avg_pool2d(codes[owner].permute(2, 0, 1)[None], size)
     high_res = ()
-    if model.config.mask_decoder_config.use_high_res_features:
-        high_res = (embedding.new_zeros(1, hidden // 8, 4 * size, 4 * size), embedding.new_zeros(1, hidden // 4, 2 * size, 2 * size))
+    if model.config.mask_decoder_config.use_high_res_features:  # the FPN levels at strides 4 and 8
+        decoder, image_size = model.mask_decoder, model.config.image_size
+        high_res = (embedding.new_zeros(1, decoder.conv_s0.out_channels, image_size // 4, image_size // 4),
+                    embedding.new_zeros(1, decoder.conv_s1.out_channels, image_size // 8, image_size // 8))
     position = sine_position_encoding(hidden, size, size, device=embedding.device)[None].to(embedding.dtype)
     return Sam2FrameFeatures(embedding, high_res, position).expand(len(targets))
