@@ -224,3 +224,13 @@ def test_training_after_tracking_in_the_same_process(sav):
     loss = ClipTrainingModel(model.train())(clip["pixel_values"], clip["targets"], clip["seed"])["loss"]
     loss.backward()
     assert all(p.grad is not None for p in model.memory_attention.parameters())
+
+
+def test_shipped_model_recipe_is_a_chain_of_runs():
+    """Each phase of the shipped model's recipe starts from the model the phase before wrote."""
+    paths = sorted((REPOSITORY / "configs").glob("shipped_model_phase*.yaml")) + [REPOSITORY / "configs" / "shipped_model.yaml"]
+    configs = [TrainingConfig.from_file(path) for path in paths]
+    assert isinstance(configs[0].model, dict) and configs[0].prompt_routing_steps == configs[0].steps
+    for previous, config in zip(configs, configs[1:]):
+        assert Path(config.model).resolve() == (Path(previous.output_dir) / "model").resolve()
+    assert len({Path(c.output_dir).resolve() for c in configs}) == len(configs)
