@@ -1,7 +1,7 @@
 """Score a finished training run and install its model as the package's default.
 
     python scripts/ship_model.py runs/shipped_model --earlier runs/shipped_model_phase0 runs/shipped_model_phase1 \
-        runs/shipped_model_phase2 runs/shipped_model_phase3 --val data/synthetic_val
+        runs/shipped_model_phase2 runs/shipped_model_phase3 runs/shipped_model_phase4 --val data/synthetic_val
 
 Scores the trained model and the same architecture untrained (seeded random weights) with the
 paper's protocols (1, 3, 5 first-frame clicks and the first frame's mask) on held-out synthetic
@@ -48,13 +48,13 @@ def main() -> None:
         summary = json.loads((run / "training_summary.json").read_text())
         processes.add(summary["num_processes"])
         config = json.loads((run / "training_config.json").read_text())
-        routing = config.get("prompt_routing_steps", 0)
-        routing = f" (the first {routing} of them prompt-routing steps)" if routing else ""
+        routing_steps = config.get("prompt_routing_steps", 0)
+        notes = f" (the first {routing_steps} of them prompt-routing steps)" if routing_steps else ""
         if config.get("restart_memory"):
-            routing += ", memory modules restarted as a local lookup first"
+            notes += ", memory modules restarted as a local lookup first"
         if config.get("freeze_image_encoder"):
-            routing += ", image encoder frozen"
-        lines.append(f"{number}. `configs/{run.name}.yaml`: {summary['steps']} steps{routing} of "
+            notes += ", image encoder frozen"
+        lines.append(f"{number}. `configs/{run.name}.yaml`: {summary['steps']} steps{notes} of "
                      f"{summary['num_processes']} clips of {config['clip_length']} annotated frames (up to {config['max_objects']} "
                      f"objects each, first-frame prompt mix {config['prompt_mix']}, corrections on "
                      f"{config['num_correction_frames']} frame(s)), AdamW lr {config['learning_rate']} (layer decay "
