@@ -200,9 +200,33 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav):
     shutil.rmtree(run / "checkpoints")
 
 
+def test_a_constant_rate_run_given_more_steps_goes_on_as_one_run(tmp_path, sav):
+    """The shipped model's long phase grows this way, session by session."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    straight = write_config(tmp_path / "a", sav, steps=10, schedule="constant")
+    subprocess.run(["sam2-hf", "train", str(straight)], capture_output=True, text=True, check=True)
+    grown = write_config(tmp_path / "b", sav, steps=6, schedule="constant")
+    subprocess.run(["sam2-hf", "train", str(grown)], capture_output=True, text=True, check=True)
+    grown = write_config(tmp_path / "b", sav, steps=10, schedule="constant")
+    subprocess.run(["sam2-hf", "train", str(grown)], capture_output=True, text=True, check=True)
+    run = tmp_path / "b" / "run"
+    assert read_losses(run) == read_losses(tmp_path / "a" / "run")
+    summary = json.loads((run / "training_summary.json").read_text())
+    assert summary["steps"] == 10
+    # The clock goes on from the checkpoint: the record counts both sessions' training time.
+    with (run / "metrics.csv").open() as handle:
+        seconds = [float(row["seconds"]) for row in csv.DictReader(handle)]
+    assert seconds == sorted(seconds) and summary["seconds"] >= seconds[-1] > seconds[5] > 0
+    trained = Sam2VideoModel.from_pretrained(run / "model").state_dict()
+    reference = Sam2VideoModel.from_pretrained(tmp_path / "a" / "run" / "model").state_dict()
+    assert all(torch.equal(trained[name], reference[name]) for name in reference)
+
+
 @pytest.mark.parametrize(
     "content, message",
-    [("steps: 3\n", "lacks the training options"), ("train_data: x\noutput_dir: y\nspeed: 2\n", "unknown training options")],
+    [("steps: 3\n", "lacks the training options"), ("train_data: x\noutput_dir: y\nspeed: 2\n", "unknown training options"),
+     ("train_data: x\noutput_dir: y\nschedule: costant\n", "schedule: 'costant' is not one of")],
 )
 def test_bad_configs(tmp_path, content, message):
     path = tmp_path / "config.yaml"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_type_hints
 
 import yaml
 
@@ -27,7 +27,10 @@ class TrainingConfig:
         learning_rate, weight_decay: AdamW's.
         layer_decay: the image encoder's block ``i`` of ``n`` learns at
             ``learning_rate * layer_decay ** (n - i)`` (earlier blocks change less).
-        warmup_steps: linear warm-up, then ``schedule`` ("cosine" or "rsqrt") to the end.
+        warmup_steps: linear warm-up, then ``schedule``: "cosine" (to 0 at ``steps``), "rsqrt"
+            (reciprocal square root) or "constant". With "rsqrt" or "constant" no step depends on
+            ``steps``, so a run can be stopped, given more ``steps`` and resumed, the same run as
+            if it had been asked for them from the start (then cool it down in a short cosine run).
         grad_clip: maximum gradient norm.
         mixed_precision: Accelerate's ``"no"``, ``"bf16"`` or ``"fp16"``.
         freeze_image_encoder: train everything but the image encoder.
@@ -58,7 +61,7 @@ class TrainingConfig:
     weight_decay: float = 0.1
     layer_decay: float = 0.9
     warmup_steps: int = 50
-    schedule: Literal["cosine", "rsqrt"] = "cosine"
+    schedule: Literal["cosine", "rsqrt", "constant"] = "cosine"
     grad_clip: float = 0.1
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     freeze_image_encoder: bool = False
@@ -73,6 +76,13 @@ class TrainingConfig:
     log_every: int = 10
     keep_checkpoints: int = 2
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        hints = get_type_hints(type(self))
+        for name in ("schedule", "mixed_precision"):
+            allowed = get_args(hints[name])
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"training option {name}: {getattr(self, name)!r} is not one of {list(allowed)}")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainingConfig":

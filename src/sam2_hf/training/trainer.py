@@ -87,9 +87,11 @@ def parameter_groups(model: Sam2VideoModel, config: TrainingConfig) -> list[dict
 
 
 def learning_rate_factor(step: int, config: TrainingConfig) -> float:
-    """Linear warm-up to 1, then cosine to 0 or reciprocal square root."""
+    """Linear warm-up to 1, then cosine to 0, reciprocal square root or constant."""
     if step < config.warmup_steps:
         return (step + 1) / config.warmup_steps
+    if config.schedule == "constant":
+        return 1.0
     if config.schedule == "rsqrt":
         return math.sqrt(max(config.warmup_steps, 1) / (step + 1))
     progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
@@ -142,7 +144,7 @@ def train(config: TrainingConfig) -> Path:
     if log_with and accelerator.is_main_process:
         accelerator.init_trackers("train")
     metrics_file = output_dir / "metrics.csv"
-    started = time.time()
+    started = time.time() - _seconds_logged(metrics_file)  # a resumed run's clock goes on from its checkpoint
     progress = tqdm(total=config.steps, initial=start_step, desc="training", unit="step",
                     disable=not accelerator.is_main_process)
     module.train()
@@ -218,6 +220,15 @@ def _append_csv(path: Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def _seconds_logged(path: Path) -> float:
+    """The training time the last row of ``metrics.csv`` records (0 for a new run)."""
+    if not path.exists():
+        return 0.0
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    return float(rows[-1]["seconds"]) if rows else 0.0
 
 
 def _truncate_csv(path: Path, last_step: int) -> None:
