@@ -84,6 +84,21 @@ def test_steps_on_one_clip_reduce_the_loss(sav):
     assert losses[-1] < 0.5 * losses[0] and min(losses[-5:]) < min(losses[:5])
 
 
+def test_corrective_clicks_decode_again_without_reading_the_memory_again(sav):
+    """As in SAM 2's training, a corrected frame reads its memories once; each click only runs the
+    prompt encoder and mask decoder again (and so costs a fraction of a tracked frame)."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
+    module = ClipTrainingModel(Sam2VideoModel(config), num_correction_frames=2, correction_clicks=3)
+    memory_reads, decodes = [], []
+    module.model.memory_attention.register_forward_hook(lambda *_: memory_reads.append(1))
+    module.model.mask_decoder.register_forward_hook(lambda *_: decodes.append(1))
+    module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"].backward()
+    assert len(memory_reads) == 3  # frames 1-3
+    assert len(decodes) == 1 + 3 + 2 * 3  # every frame, and each click on the two corrected frames
+
+
 def test_object_code_features_say_which_object_each_cell_shows():
     model = Sam2VideoModel(tiny_config())
     size, cell = model.config.image_size, model.config.image_size // model.config.image_embedding_size

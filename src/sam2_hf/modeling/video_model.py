@@ -206,8 +206,8 @@ class Sam2VideoModel(Sam2Model):
         if mask_inputs is not None:
             return self._mask_as_output(features, mask_inputs)
         conditioned = self.condition_on_memory(features, memory)
-        return self._decode(conditioned, features.high_res_features, point_coords, point_labels,
-                            previous_mask_logits, multimask_output)
+        return self.decode_masks(conditioned, features.high_res_features, point_coords, point_labels,
+                                 previous_mask_logits, multimask_output)
 
     def condition_on_memory(self, features: Sam2FrameFeatures, memory: Sam2MemoryTokens | None) -> torch.Tensor:
         """Image embeddings ``(N, C, h, w)`` after memory attention (or + no-memory embedding)."""
@@ -221,7 +221,7 @@ class Sam2VideoModel(Sam2Model):
         )
         return conditioned.transpose(1, 2).reshape(n, c, h, w)
 
-    def _decode(
+    def decode_masks(
         self,
         embeddings: torch.Tensor,
         high_res_features: tuple[torch.Tensor, ...],
@@ -230,8 +230,10 @@ class Sam2VideoModel(Sam2Model):
         mask_logits: torch.Tensor | None,
         multimask_output: bool,
     ) -> Sam2TrackStepOutput:
-        """The SAM heads as the video path uses them: a padding point stands in for absent clicks,
-        absent objects get NO_OBJECT_SCORE masks and the learned no-object pointer."""
+        """The SAM heads on conditioned embeddings (:meth:`condition_on_memory`), as the video path
+        uses them: a padding point stands in for absent clicks, absent objects get NO_OBJECT_SCORE
+        masks and the learned no-object pointer. Training's corrective clicks decode again on the
+        same conditioned embeddings, as SAM 2's training does."""
         n = embeddings.shape[0]
         if point_coords is None:
             point_coords = embeddings.new_zeros(n, 1, 2, dtype=torch.float32)
@@ -274,7 +276,7 @@ class Sam2VideoModel(Sam2Model):
         high_res = masks * MASK_PROMPT_SCALE + MASK_PROMPT_BIAS
         low_res = F.interpolate(high_res, size=(high_res.shape[-2] // 4, high_res.shape[-1] // 4),
                                 mode="bilinear", align_corners=False, antialias=True)
-        decoded = self._decode(features.image_embeddings, features.high_res_features, None, None,
+        decoded = self.decode_masks(features.image_embeddings, features.high_res_features, None, None,
                                self.mask_prompt_downsample(masks.to(self.dtype)), multimask_output=False)
         present = masks.flatten(1).gt(0).any(dim=1, keepdim=True).float()
         return Sam2TrackStepOutput(

@@ -86,18 +86,18 @@ class ClipTrainingModel(nn.Module):
                                                                 num_frames, config.signed_temporal_encoding)
                 memory = model.build_memory([(memories[f], index) for f, index in spatial],
                                             [(pointers[f], distance) for f, distance in selected], max_distance)
-                outputs = [model.track_step(features, memory, multimask_output=config.multimask_output_for_tracking)]
-                if t in corrected:
+                conditioned = model.condition_on_memory(features, memory)
+                outputs = [model.decode_masks(conditioned, features.high_res_features, None, None, None,
+                                              config.multimask_output_for_tracking)]
+                if t in corrected:  # the clicks refine the mask read from the same conditioned features
                     coords = torch.zeros(num_objects, 0, 2)
                     labels = torch.zeros(num_objects, 0, dtype=torch.long)
                     for _ in range(self.correction_clicks):
                         predicted = model.upsample_masks(outputs[-1].low_res_masks.detach())[:, 0] > 0
                         new_coords, new_labels = correction_clicks(predicted.cpu(), targets[t].cpu(), rng)
                         coords, labels = torch.cat([coords, new_coords], 1), torch.cat([labels, new_labels], 1)
-                        outputs.append(model.track_step(features, memory, point_coords=coords.to(device),
-                                                        point_labels=labels.to(device),
-                                                        previous_mask_logits=outputs[-1].low_res_masks,
-                                                        multimask_output=False))
+                        outputs.append(model.decode_masks(conditioned, features.high_res_features, coords.to(device),
+                                                          labels.to(device), outputs[-1].low_res_masks, False))
             losses += [self._loss(out, targets[t]) for out in outputs if out.candidate_masks is not None]
             final = outputs[-1]
             prompted = t == 0 or t in corrected
