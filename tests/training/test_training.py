@@ -238,6 +238,19 @@ def test_a_constant_rate_run_given_more_steps_goes_on_as_one_run(tmp_path, sav):
     assert all(torch.equal(trained[name], reference[name]) for name in reference)
 
 
+
+def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):
+    """Rows such a run logged belong to no checkpoint: the restart neither appends to them nor counts their time."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "metrics.csv").write_text("step,lr,seconds,loss\n1,0.001,500.0,9.0\n2,0.001,1000.0,9.0\n")
+    config = write_config(tmp_path, sav, steps=3, save_every=0)
+    subprocess.run(["sam2-hf", "train", str(config)], capture_output=True, text=True, check=True)
+    with (run / "metrics.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(row["step"]) for row in rows] == [1, 2, 3]
+    assert float(rows[-1]["seconds"]) < 500 and 9.0 not in [float(row["loss"]) for row in rows]
+
 @pytest.mark.parametrize(
     "content, message",
     [("steps: 3\n", "lacks the training options"), ("train_data: x\noutput_dir: y\nspeed: 2\n", "unknown training options"),

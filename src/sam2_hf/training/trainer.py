@@ -136,7 +136,6 @@ def train(config: TrainingConfig) -> Path:
     if resume is not None:
         accelerator.load_state(str(resume[0]))
         start_step = resume[1]
-        _truncate_csv(output_dir / "metrics.csv", start_step)  # rows the interrupted run logged after its checkpoint
         logger.info("resumed from %s (step %d)", resume[0], start_step)
     if accelerator.is_main_process:
         output_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +143,10 @@ def train(config: TrainingConfig) -> Path:
     if log_with and accelerator.is_main_process:
         accelerator.init_trackers("train")
     metrics_file = output_dir / "metrics.csv"
-    started = time.time() - _seconds_logged(metrics_file)  # a resumed run's clock goes on from its checkpoint
+    # Drop the rows an interrupted run logged after its checkpoint (all of them if it saved none);
+    # the clock goes on from the last row kept.
+    seconds_logged = _truncate_csv(metrics_file, start_step) if accelerator.is_main_process else 0.0
+    started = time.time() - seconds_logged
     progress = tqdm(total=config.steps, initial=start_step, desc="training", unit="step",
                     disable=not accelerator.is_main_process)
     module.train()
@@ -222,23 +224,22 @@ def _append_csv(path: Path, row: dict) -> None:
         writer.writerow(row)
 
 
-def _seconds_logged(path: Path) -> float:
-    """The training time the last row of ``metrics.csv`` records (0 for a new run)."""
+def _truncate_csv(path: Path, last_step: int) -> float:
+    """Keep the rows of ``path`` up to ``last_step``; returns the training time the last one records."""
     if not path.exists():
         return 0.0
     with path.open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    return float(rows[-1]["seconds"]) if rows else 0.0
-
-
-def _truncate_csv(path: Path, last_step: int) -> None:
-    if not path.exists():
-        return
-    with path.open(newline="") as handle:
-        rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= last_step]
-    path.unlink()
-    for row in rows:
-        _append_csv(path, row)
+        reader = csv.DictReader(handle)
+        fieldnames = reader.fieldnames or []
+        rows = [row for row in reader if int(row["step"]) <= last_step]
+    if not rows:
+        path.unlink()
+        return 0.0
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fieldnames)
+        writer.writeheader()
+        writer.writerows(rows)
+    return float(rows[-1]["seconds"])
 
 
 def _has_tensorboard() -> bool:
