@@ -1,7 +1,8 @@
 """Score a finished training run and install its model as the package's default.
 
     python scripts/ship_model.py runs/shipped_model --earlier runs/shipped_model_phase0 runs/shipped_model_phase1 \
-        runs/shipped_model_phase2 runs/shipped_model_phase3 runs/shipped_model_phase4 --val data/synthetic_val
+        runs/shipped_model_phase2 runs/shipped_model_phase3 runs/shipped_model_phase4 runs/shipped_model_phase5 \
+        runs/shipped_model_phase6 --val data/synthetic_val
 
 Scores the trained model and the same architecture untrained (seeded random weights) with the
 paper's protocols (1, 3, 5 first-frame clicks and the first frame's mask) on held-out synthetic

@@ -286,6 +286,7 @@ def test_shipped_model_recipe_is_a_chain_of_runs():
     for previous, config in zip(configs, configs[1:]):
         assert Path(config.model).resolve() == (Path(previous.output_dir) / "model").resolve()
     assert len({Path(c.output_dir).resolve() for c in configs}) == len(configs)
-    # The long last phase must not go over clips an earlier phase drew (clips are a function of
-    # seed, clip length and step).
-    assert all((c.seed, c.clip_length) != (configs[-1].seed, configs[-1].clip_length) for c in configs[:-1])
+    # The long phases that follow the first five must not go over clips an earlier phase drew
+    # (clips are a function of seed, clip length and step).
+    for index in range(5, len(configs)):
+        assert all((c.seed, c.clip_length) != (configs[index].seed, configs[index].clip_length) for c in configs[:index])
