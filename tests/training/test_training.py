@@ -162,14 +162,12 @@ def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
                "--main_process_ip", "127.0.0.1", "--main_process_port", str(port),
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--num_cpu_threads_per_process", "1", str(REPOSITORY / "scripts" / "train.py"), str(config)]
-    # With CI=true in the environment the launched pair hangs (seen in .ci/run, not understood yet).
-    environment = {k: v for k, v in os.environ.items() if k != "CI"}
     # Output to a file, not a pipe: workers run in sessions of their own and a hung one would keep
     # a pipe open forever. A worker can also outlive its launcher (seen: idle, after a passing
     # run), so leftovers are found by the config path on their command line and killed.
     log = tmp_path / "launch.log"
     with log.open("w") as output:
-        launcher = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=environment)
+        launcher = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
         try:
             launcher.wait(timeout=300)
         except subprocess.TimeoutExpired:
