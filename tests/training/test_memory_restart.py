@@ -8,7 +8,6 @@ import pytest
 import torch
 
 from sam2_hf import Sam2VideoModel
-from sam2_hf.modeling.memory_attention import _rope_cos_sin, apply_rope
 from sam2_hf.training import TrainingConfig
 from sam2_hf.training.memory_restart import make_memory_attention_local, restart_memory
 from sam2_hf.training.trainer import build_model
@@ -20,12 +19,8 @@ MEMORY_MODULES = ("memory_attention.", "memory_encoder.")
 
 def cross_attention_logits(model: Sam2VideoModel, queries: torch.Tensor, memory: torch.Tensor) -> torch.Tensor:
     """Logits ``(h*w, h*w)`` of the first memory cross-attention, one memory frame, no pointers."""
-    attention = model.memory_attention.layers[0].cross_attn_image
-    q = attention.split_heads(attention.q_proj(queries[None]))[0, 0]
-    k = attention.split_heads(attention.k_proj(memory[None]))[0, 0]
-    side = int(math.isqrt(queries.shape[0]))
-    cos, sin = _rope_cos_sin(q.shape[-1], side, attention.theta, "cpu")
-    return apply_rope(q, cos, sin) @ apply_rope(k, cos, sin).T / math.sqrt(q.shape[-1])
+    q, k = model.memory_attention.layers[0].cross_attn_image.rotated_queries_and_keys(queries[None], memory[None])
+    return q[0, 0] @ k[0, 0].T / math.sqrt(q.shape[-1])
 
 
 @torch.no_grad()

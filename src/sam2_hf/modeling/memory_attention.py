@@ -53,6 +53,14 @@ class RoPEAttention(Attention):
         self.theta = theta
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_rope_exempt_keys: int = 0) -> torch.Tensor:
+        q, k = self.rotated_queries_and_keys(q, k, num_rope_exempt_keys)
+        if v.shape[-1] < q.shape[-1] and uses_blocked_attention(q):
+            return self.merge_heads(self._attend_then_project_values(q, k, v))
+        return self.attend(q, k, self.split_heads(self.v_proj(v)))
+
+    def rotated_queries_and_keys(self, q: torch.Tensor, k: torch.Tensor, num_rope_exempt_keys: int = 0
+                                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Projected, split into heads and rotated by position: ``(B, heads, tokens, head_dim)``."""
         q = self.split_heads(self.q_proj(q))
         k = self.split_heads(self.k_proj(k))
         side = int(round(q.shape[-2] ** 0.5))  # queries are a square grid of image tokens
@@ -64,9 +72,7 @@ class RoPEAttention(Attention):
             repeats = num_rope_keys // q.shape[-2]
             k_rope = apply_rope(k[:, :, :num_rope_keys], cos.repeat(repeats, 1), sin.repeat(repeats, 1))
             k = torch.cat([k_rope, k[:, :, num_rope_keys:]], dim=2)
-        if v.shape[-1] < q.shape[-1] and uses_blocked_attention(q):
-            return self.merge_heads(self._attend_then_project_values(q, k, v))
-        return self.attend(q, k, self.split_heads(self.v_proj(v)))
+        return q, k
 
     def _attend_then_project_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Attention weights sum to 1 over the keys, so weighting the raw values and projecting
