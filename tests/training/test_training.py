@@ -236,7 +236,6 @@ def test_a_constant_rate_run_given_more_steps_goes_on_as_one_run(tmp_path, sav):
     assert all(torch.equal(trained[name], reference[name]) for name in reference)
 
 
-
 def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):
     """Rows such a run logged belong to no checkpoint: the restart neither appends to them nor counts their time."""
     run = tmp_path / "run"
@@ -248,6 +247,7 @@ def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):
         rows = list(csv.DictReader(handle))
     assert [int(row["step"]) for row in rows] == [1, 2, 3]
     assert float(rows[-1]["seconds"]) < 500 and 9.0 not in [float(row["loss"]) for row in rows]
+
 
 @pytest.mark.parametrize(
     "content, message",
@@ -284,7 +284,7 @@ def test_shipped_model_recipe_is_a_chain_of_runs():
     for previous, config in zip(configs, configs[1:]):
         assert Path(config.model).resolve() == (Path(previous.output_dir) / "model").resolve()
     assert len({Path(c.output_dir).resolve() for c in configs}) == len(configs)
-    # The long phases that follow the first five must not go over clips an earlier phase drew
-    # (clips are a function of seed, clip length and step).
-    for index in range(5, len(configs)):
-        assert all((c.seed, c.clip_length) != (configs[index].seed, configs[index].clip_length) for c in configs[:index])
+    # The phases after the first five must not go over clips an earlier phase drew (clips are a
+    # function of seed, clip length and step).
+    draws = [(c.seed, c.clip_length) for c in configs]
+    assert all(draws[index] not in draws[:index] for index in range(5, len(draws)))
