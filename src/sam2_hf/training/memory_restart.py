@@ -35,6 +35,8 @@ import math
 
 import torch
 
+from ..modeling.memory_attention import Sam2MemoryAttention
+from ..modeling.memory_encoder import Sam2MemoryEncoder
 from ..modeling.video_model import Sam2VideoModel
 
 
@@ -43,9 +45,10 @@ def restart_memory(model: Sam2VideoModel, seed: int, logit_drop: float = 1.5, ga
     """Re-initialise ``model``'s memory attention and memory encoder in place (seeded), as a
     local lookup with amplified mask and read-out (see the module's notes)."""
     torch.manual_seed(seed)
-    fresh = Sam2VideoModel(model.config).to(model.device, model.dtype)
-    model.memory_attention.load_state_dict(fresh.memory_attention.state_dict())
-    model.memory_encoder.load_state_dict(fresh.memory_encoder.state_dict())
+    memory, hidden = model.config.memory_config, model.config.mask_decoder_config.hidden_size
+    # Fresh modules take PyTorch's default initialisation, which is the model's own for them.
+    model.memory_attention.load_state_dict(Sam2MemoryAttention(memory, hidden).state_dict())
+    model.memory_encoder.load_state_dict(Sam2MemoryEncoder(memory, hidden).state_dict())
     make_memory_attention_local(model, logit_drop)
     model.memory_encoder.mask_downsampler.final_conv.weight.mul_(gain)
     for layer in model.memory_attention.layers:
