@@ -188,15 +188,17 @@ def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
     assert rates == pytest.approx([settings.learning_rate * learning_rate_factor(step, settings) for step in range(1, 5)])
 
 
-def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav):
+@pytest.mark.parametrize("clips_per_step", [1, 2])
+def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav, clips_per_step):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     # The prompt-routing steps span the interruption (at step 4).
-    uninterrupted = write_config(tmp_path / "a", sav, steps=16, prompt_routing_steps=6)
+    options = {"steps": 16, "prompt_routing_steps": 6, "clips_per_step": clips_per_step}
+    uninterrupted = write_config(tmp_path / "a", sav, **options)
     subprocess.run(["sam2-hf", "train", str(uninterrupted)], capture_output=True, text=True, check=True)
     expected = read_losses(tmp_path / "a" / "run")
 
-    interrupted = write_config(tmp_path / "b", sav, steps=16, prompt_routing_steps=6)
+    interrupted = write_config(tmp_path / "b", sav, **options)
     process = subprocess.Popen(["sam2-hf", "train", str(interrupted)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     checkpoint = tmp_path / "b" / "run" / "checkpoints" / "step_0000004" / "trainer_state.json"
     deadline = time.time() + 300
@@ -234,6 +236,20 @@ def test_a_constant_rate_run_given_more_steps_goes_on_as_one_run(tmp_path, sav):
     trained = Sam2VideoModel.from_pretrained(run / "model").state_dict()
     reference = Sam2VideoModel.from_pretrained(tmp_path / "a" / "run" / "model").state_dict()
     assert all(torch.equal(trained[name], reference[name]) for name in reference)
+
+
+def test_clips_per_step_average_the_losses_of_consecutive_clips(tmp_path, sav):
+    """With the weights held still (learning rate 0), a step of two clips sees the clips (and
+    dropout draws) of two single-clip steps and logs their mean loss."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    single = write_config(tmp_path / "a", sav, steps=4, learning_rate=0.0, save_every=0)
+    subprocess.run(["sam2-hf", "train", str(single)], capture_output=True, text=True, check=True)
+    paired = write_config(tmp_path / "b", sav, steps=2, clips_per_step=2, learning_rate=0.0, save_every=0)
+    subprocess.run(["sam2-hf", "train", str(paired)], capture_output=True, text=True, check=True)
+    one, two = read_losses(tmp_path / "a" / "run"), read_losses(tmp_path / "b" / "run")
+    assert len(set(one)) == 4  # four different clips
+    assert two == pytest.approx([(one[0] + one[1]) / 2, (one[2] + one[3]) / 2], rel=1e-6)
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):

@@ -21,7 +21,9 @@ class TrainingConfig:
         model: a preset name (``sam2.1-hiera-tiny``), a dict of :class:`~sam2_hf.Sam2Config`
             fields, or a checkpoint to fine-tune (folder, Hub id or official ``.pt``).
         val_data: held-out videos in the val/test layout for J&F during training.
-        steps: optimizer steps (each process takes one clip per step).
+        steps: optimizer steps.
+        clips_per_step: clips each process takes per optimizer step, their gradients averaged
+            (gradient accumulation): one clip of a few objects is a noisy step.
         clip_length: annotated frames per clip (8 in the paper).
         max_objects: objects tracked together per clip.
         learning_rate, weight_decay: AdamW's.
@@ -55,6 +57,7 @@ class TrainingConfig:
     model: Any = "sam2.1-hiera-tiny"
     val_data: str | None = None
     steps: int = 1000
+    clips_per_step: int = 1
     clip_length: int = 8
     max_objects: int = 3
     learning_rate: float = 5e-4

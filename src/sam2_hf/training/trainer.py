@@ -11,6 +11,7 @@ a ``save_pretrained`` folder with its model card.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import importlib.util
 import json
@@ -122,7 +123,7 @@ def train(config: TrainingConfig) -> Path:
     model = build_model(config)
     processor = Sam2ImageProcessor(model.config.image_size, model.config.image_mean, model.config.image_std)
     videos = load_sav(config.train_data)
-    clips = ClipDataset(videos, processor, num_samples=config.steps * accelerator.num_processes,
+    clips = ClipDataset(videos, processor, num_samples=config.steps * config.clips_per_step * accelerator.num_processes,
                         clip_length=config.clip_length, max_objects=config.max_objects, seed=config.seed)
     loader = DataLoader(clips, batch_size=1, shuffle=False, collate_fn=lambda batch: batch[0])
     module = ClipTrainingModel(model, PromptMix(**config.prompt_mix), config.num_correction_frames,
@@ -151,14 +152,25 @@ def train(config: TrainingConfig) -> Path:
                     disable=not accelerator.is_main_process)
     module.train()
     step = start_step
-    for batch in accelerator.skip_first_batches(loader, start_step):
-        # Dropout draws from torch's global generator: seed it from the step, so a resumed run
-        # draws what the uninterrupted one did (whatever consumed random numbers in between).
-        torch.manual_seed(int(np.random.SeedSequence([config.seed, step, accelerator.process_index]).generate_state(1)[0]))
-        with accelerator.autocast():
-            losses = module(batch["pixel_values"], batch["targets"], batch["seed"],
-                            prompt_routing=step < config.prompt_routing_steps)
-        accelerator.backward(losses["loss"])
+    batches = iter(accelerator.skip_first_batches(loader, start_step * config.clips_per_step))
+    while step < config.steps:
+        losses = {}
+        for clip_index in range(config.clips_per_step):
+            batch = next(batches)
+            # Dropout draws from torch's global generator: seed it from the clip's number, so a
+            # resumed run draws what the uninterrupted one did (whatever consumed random numbers
+            # in between).
+            number = step * config.clips_per_step + clip_index
+            torch.manual_seed(int(np.random.SeedSequence([config.seed, number, accelerator.process_index]).generate_state(1)[0]))
+            # Data-parallel replicas average their gradients once, after the step's last clip.
+            last = clip_index == config.clips_per_step - 1
+            with contextlib.nullcontext() if last else accelerator.no_sync(module):
+                with accelerator.autocast():
+                    clip_losses = module(batch["pixel_values"], batch["targets"], batch["seed"],
+                                         prompt_routing=step < config.prompt_routing_steps)
+                accelerator.backward(clip_losses["loss"] / config.clips_per_step)
+            for name, value in clip_losses.items():
+                losses[name] = losses.get(name, 0) + value.detach() / config.clips_per_step
         if config.grad_clip:
             accelerator.clip_grad_norm_(module.parameters(), config.grad_clip)
         optimizer.step()
