@@ -18,7 +18,7 @@ from sam2_hf.data import write_sav_dataset
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="folder to write synthetic_train/ and synthetic_val/ into")
+    parser.add_argument("root", type=Path, help="folder to write synthetic_train/, synthetic_val/ and synthetic_val_mini/ into")
     parser.add_argument("--train-videos", type=int, default=200)
     parser.add_argument("--val-videos", type=int, default=20)
     parser.add_argument("--val-mini-videos", type=int, default=4)
