@@ -23,13 +23,10 @@ def main() -> None:
     parser.add_argument("--val-videos", type=int, default=20)
     parser.add_argument("--val-mini-videos", type=int, default=4)
     args = parser.parse_args()
-    size = {"height": 144, "width": 192}
-    write_sav_dataset(args.root / "synthetic_train", args.train_videos, layout="train", seed=1, num_frames=64,
-                      num_objects=3, num_distractors=2, **size)
-    write_sav_dataset(args.root / "synthetic_val", args.val_videos, layout="val", seed=2, num_frames=96,
-                      num_objects=3, num_distractors=2, **size)
-    write_sav_dataset(args.root / "synthetic_val_mini", args.val_mini_videos, layout="val", seed=3, num_frames=48,
-                      num_objects=3, num_distractors=2, **size)
+    scene = {"height": 144, "width": 192, "num_objects": 3, "num_distractors": 2}
+    write_sav_dataset(args.root / "synthetic_train", args.train_videos, layout="train", seed=1, num_frames=64, **scene)
+    write_sav_dataset(args.root / "synthetic_val", args.val_videos, layout="val", seed=2, num_frames=96, **scene)
+    write_sav_dataset(args.root / "synthetic_val_mini", args.val_mini_videos, layout="val", seed=3, num_frames=48, **scene)
     print(f"wrote {args.train_videos} training, {args.val_videos} validation and {args.val_mini_videos} "
           f"mini-validation videos under {args.root}")
 

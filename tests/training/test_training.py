@@ -268,7 +268,8 @@ def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):
 @pytest.mark.parametrize(
     "content, message",
     [("steps: 3\n", "lacks the training options"), ("train_data: x\noutput_dir: y\nspeed: 2\n", "unknown training options"),
-     ("train_data: x\noutput_dir: y\nschedule: costant\n", "schedule: 'costant' is not one of")],
+     ("train_data: x\noutput_dir: y\nschedule: costant\n", "schedule: 'costant' is not one of"),
+     ("train_data: x\noutput_dir: y\nclips_per_step: 0\n", "clips_per_step: 0 is not at least 1")],
 )
 def test_bad_configs(tmp_path, content, message):
     path = tmp_path / "config.yaml"

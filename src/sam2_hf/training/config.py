@@ -86,6 +86,8 @@ class TrainingConfig:
             allowed = get_args(hints[name])
             if getattr(self, name) not in allowed:
                 raise ValueError(f"training option {name}: {getattr(self, name)!r} is not one of {list(allowed)}")
+        if self.clips_per_step < 1:
+            raise ValueError(f"training option clips_per_step: {self.clips_per_step!r} is not at least 1")
 
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> "TrainingConfig":
