@@ -3,11 +3,11 @@
     python spaces_demo/app.py            # or: sam2-hf demo   (needs: pip install "sam2_hf[demo]")
 
 Upload a video (or pick the bundled example), click on the first frame to add positive or
-negative points for an object (or type its box), add more objects, press Track, scrub to any frame to correct it
-with more clicks, track again, and download the masks (PNG per frame, SA-V-style JSON) and the
-overlay video. Every browser session has its own tracking session and temporary folder; the
-page's clicks and the API endpoints (/load_video, /add_point, /add_box, /track, /export) share one
-code path.
+negative points for an object (or draw its box with two clicks, or type it), add more objects,
+press Track, scrub to any frame to correct it with more clicks, track again, and download the
+masks (PNG per frame, SA-V-style JSON) and the overlay video. Every browser session has its own
+tracking session and temporary folder; the page's clicks and the API endpoints (/load_video,
+/add_point, /add_box, /track, /export) share one code path.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ import numpy as np
 import torch
 
 from .modeling import Sam2VideoModel
-from .outputs import object_colors, overlay_masks, write_video_outputs
+from .outputs import draw_prompts, object_colors, overlay_masks, write_video_outputs
 from .pipelines import VideoMaskGenerationPipeline
 
 logger = logging.getLogger("sam2_hf.demo")
+CLICK_MODES = ["positive", "negative", "box"]  # what a click on the frame adds
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "shapes.mp4"  # in a clone of the repository
 MAX_FRAMES = int(os.environ.get("SAM2_DEMO_MAX_FRAMES", 300))
 MAX_SIDE = int(os.environ.get("SAM2_DEMO_MAX_SIDE", 1920))
@@ -53,13 +54,16 @@ def load_model(name: str) -> Sam2VideoModel:
 
 
 class DemoSession:
-    """One browser session: its video, its tracking session, the masks shown, a temp folder."""
+    """One browser session: its video, its tracking session, the masks and prompts shown, a temp folder."""
 
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="sam2-demo-"))
         self.pipe: VideoMaskGenerationPipeline | None = None
         self.video_path: Path | None = None
         self.masks: dict[int, tuple[list[int], np.ndarray]] = {}  # frame -> (object ids, bit-packed masks)
+        # frame -> (object id, "positive" / "negative" / "box", coordinates in video pixels)
+        self.prompts: dict[int, list[tuple[int, str, tuple[float, ...]]]] = {}
+        self.box_corner: tuple[int, int, float, float] | None = None  # (frame, object id, x, y) of a box being drawn
         self.outputs: Path | None = None
 
     @property
@@ -74,19 +78,43 @@ class DemoSession:
         self.pipe = VideoMaskGenerationPipeline(model=load_model(model_name), device=DEVICE)
         self.pipe.session = self.pipe.model.start_session(video_path, corrections_as_conditioning=True, dtype=DTYPE,
                                                                compile=COMPILE)
-        self.masks.clear()
-        self.outputs = None
+        self.forget()
 
     def remember(self, frame_idx: int, object_ids: list[int], masks: np.ndarray) -> None:
         self.masks[frame_idx] = (list(object_ids), np.packbits(masks, axis=-1))
 
+    def remember_prompt(self, frame_idx: int, obj_id: int, kind: str, coords: tuple[float, ...]) -> None:
+        """A box replaces the object's earlier prompts on its frame, as it does in the tracking session."""
+        shown = self.prompts.setdefault(frame_idx, [])
+        if kind == "box":
+            shown[:] = [prompt for prompt in shown if prompt[0] != obj_id]
+        shown.append((obj_id, kind, coords))
+
+    def forget(self, obj_id: int | None = None) -> None:
+        """Drop the masks shown (tracking again redraws them) and the prompts of ``obj_id`` (all when None)."""
+        self.masks.clear()
+        self.outputs = None
+        self.box_corner = None
+        for frame_idx, shown in list(self.prompts.items()):
+            shown[:] = [prompt for prompt in shown if obj_id is not None and prompt[0] != obj_id]
+            if not shown:
+                del self.prompts[frame_idx]
+
     def frame_image(self, frame_idx: int) -> np.ndarray:
+        """The frame with its masks, its clicks (green / red dots), its boxes and a box corner being drawn."""
         frame = self.session.source.frame(frame_idx)
-        if frame_idx not in self.masks:
-            return frame
-        object_ids, packed = self.masks[frame_idx]
-        masks = np.unpackbits(packed, axis=-1, count=frame.shape[1]).astype(bool)
-        return overlay_masks(frame, masks, colors=object_colors(object_ids))
+        if frame_idx in self.masks:
+            object_ids, packed = self.masks[frame_idx]
+            masks = np.unpackbits(packed, axis=-1, count=frame.shape[1]).astype(bool)
+            frame = overlay_masks(frame, masks, colors=object_colors(object_ids))
+        shown = self.prompts.get(frame_idx, [])
+        clicks = [(kind, coords) for _, kind, coords in shown if kind != "box"]
+        boxes = [(obj_id, coords) for obj_id, kind, coords in shown if kind == "box"]
+        if self.box_corner is not None and self.box_corner[0] == frame_idx:
+            _, obj_id, x, y = self.box_corner
+            boxes.append((obj_id, (x - 2, y - 2, x + 2, y + 2)))  # a small square marks the first corner
+        return draw_prompts(frame, points=[coords for _, coords in clicks], labels=[kind == "positive" for kind, _ in clicks],
+                            boxes=[coords for _, coords in boxes], box_colors=object_colors([i for i, _ in boxes]))
 
     def close_session(self) -> None:
         if self.pipe is not None and self.pipe.session is not None:
@@ -130,15 +158,17 @@ def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: fl
     frame -> that frame with every object's mask."""
     session = state.session
     frame_idx, obj_id = int(frame_idx), int(obj_id)
-    positive = label in (1, "1", "positive")
+    if str(label) not in ("positive", "negative", "1", "0"):
+        raise gr.Error(f"A click's label is positive (1) or negative (0), not {label!r}.")
+    kind = "positive" if str(label) in ("positive", "1") else "negative"
     if obj_id not in session.object_ids and len(session.object_ids) >= MAX_OBJECTS:
         raise gr.Error(f"This demo tracks up to {MAX_OBJECTS} objects.")
     try:
-        result = session.add_points(frame_idx, obj_id, [[float(x), float(y)]], [1 if positive else 0], clear_old_points=False)
+        result = session.add_points(frame_idx, obj_id, [[float(x), float(y)]], [int(kind == "positive")], clear_old_points=False)
     except ValueError as error:
         raise gr.Error(str(error)) from None
     state.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
-    kind = "positive" if positive else "negative"
+    state.remember_prompt(frame_idx, obj_id, kind, (float(x), float(y)))
     return state.frame_image(frame_idx), f"Object {obj_id}: {kind} click at ({x:.0f}, {y:.0f}) on frame {frame_idx}.", state
 
 
@@ -157,13 +187,24 @@ def add_box(frame_idx: float, box: str, obj_id: float, state: DemoSession) -> tu
     except ValueError as error:
         raise gr.Error(str(error)) from None
     state.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
+    state.remember_prompt(frame_idx, obj_id, "box", tuple(corners))
     return state.frame_image(frame_idx), f"Object {obj_id}: box {box} on frame {frame_idx}.", state
 
 
-def click_on_image(frame_idx: float, label: str, obj_id: float, state: DemoSession, event: gr.SelectData):
-    """A click in the page: the same path as the /add_point endpoint."""
+def click_on_image(frame_idx: float, mode: str, obj_id: float, state: DemoSession, event: gr.SelectData):
+    """A click in the page: a point through the /add_point path or, in box mode, a box corner; the
+    opposite corner adds the box through the /add_box path."""
     x, y = event.index
-    return add_point(frame_idx, x, y, label, obj_id, state)
+    if mode != "box":
+        return add_point(frame_idx, x, y, mode, obj_id, state)
+    frame_idx, obj_id = int(frame_idx), int(obj_id)
+    first = state.box_corner
+    if first is None or first[:2] != (frame_idx, obj_id):
+        state.box_corner = (frame_idx, obj_id, x, y)
+        return state.frame_image(frame_idx), f"Object {obj_id}: box corner at ({x}, {y}); click the opposite corner.", state
+    state.box_corner = None
+    x0, y0 = first[2:]
+    return add_box(frame_idx, f"{min(x0, x)},{min(y0, y)},{max(x0, x)},{max(y0, y)}", obj_id, state)
 
 
 def track(state: DemoSession, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, DemoSession]:
@@ -195,15 +236,13 @@ def clear_object(frame_idx: float, obj_id: float, state: DemoSession) -> tuple[n
         session.remove_object(int(obj_id))
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    state.masks.clear()
-    state.outputs = None
+    state.forget(int(obj_id))
     return state.frame_image(int(frame_idx)), f"Object {int(obj_id)} removed; track again to update the video.", state
 
 
 def start_over(state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
     state.session.reset()
-    state.masks.clear()
-    state.outputs = None
+    state.forget()
     return state.frame_image(0), "All objects removed.", state
 
 
@@ -232,10 +271,12 @@ def build_demo() -> gr.Blocks:
                 if EXAMPLE_VIDEO.is_file():
                     gr.Examples([[str(EXAMPLE_VIDEO)]], inputs=[video], label="Example")
             with gr.Column():
-                frame = gr.Image(label="Frame (click to add a point)", interactive=False, type="numpy", elem_id="frame")
+                # PNG, not Gradio's lossy default: masks and prompts show as computed.
+                frame = gr.Image(label="Frame (click to add a point)", interactive=False, type="numpy", format="png",
+                                 elem_id="frame")
                 frame_idx = gr.Slider(0, 1, value=0, step=1, label="Frame")
                 with gr.Row():
-                    label = gr.Radio(["positive", "negative"], value="positive", label="Click")
+                    click_mode = gr.Radio(CLICK_MODES, value="positive", label="A click adds (box: two corners)")
                     obj_id = gr.Number(1, precision=0, minimum=1, maximum=255, label="Object id")
                 with gr.Row():
                     box = gr.Textbox(label="Box x0,y0,x1,y1 (video pixels)", placeholder="40,60,90,110")
@@ -254,9 +295,9 @@ def build_demo() -> gr.Blocks:
         add = gr.Button(visible=False)
 
         load.click(load_video, [video, model_name, state], [frame, status, frame_idx, state], api_name="load_video")
-        add.click(add_point, [frame_idx, x, y, label, obj_id, state], [frame, status, state], api_name="add_point")
+        add.click(add_point, [frame_idx, x, y, click_mode, obj_id, state], [frame, status, state], api_name="add_point")
         box_button.click(add_box, [frame_idx, box, obj_id, state], [frame, status, state], api_name="add_box")
-        frame.select(click_on_image, [frame_idx, label, obj_id, state], [frame, status, state], api_name=False)
+        frame.select(click_on_image, [frame_idx, click_mode, obj_id, state], [frame, status, state], api_name=False)
         frame_idx.release(show_frame, [frame_idx, state], [frame], api_name=False)
         track_button.click(track, [state], [overlay, status, state], api_name="track")
         clear_button.click(clear_object, [frame_idx, obj_id, state], [frame, status, state], api_name="clear_object")

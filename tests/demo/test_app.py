@@ -16,6 +16,8 @@ gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
 from sam2_hf import Sam2VideoModel  # noqa: E402
+from sam2_hf.outputs import object_colors  # noqa: E402
+from sam2_hf.outputs.overlay import NEGATIVE_COLOR, POSITIVE_COLOR  # noqa: E402
 
 from ..conftest import make_objects_visible, tiny_config  # noqa: E402
 
@@ -91,6 +93,41 @@ def test_sessions_do_not_see_each_other(server, model_dir):
     _, status_a = a.predict(api_name="/track")
     _, status_b = b.predict(api_name="/track")
     assert "Tracked 2 object(s)" in status_a and "Tracked 1 object(s)" in status_b
+
+
+def test_prompts_are_drawn_where_they_were_given(server, model_dir):
+    c = client(server)
+    c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
+    shown, _ = c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    assert tuple(np.asarray(Image.open(shown))[88, 62]) == POSITIVE_COLOR
+    shown, _ = c.predict(0, 100, 20, "negative", 1, api_name="/add_point")
+    image = np.asarray(Image.open(shown))
+    assert tuple(image[20, 100]) == NEGATIVE_COLOR and tuple(image[88, 62]) == POSITIVE_COLOR
+    shown, _ = c.predict(0, "150,30,180,70", 2, api_name="/add_box")
+    image = np.asarray(Image.open(shown))
+    assert tuple(image[50, 150]) == tuple(image[50, 180]) == tuple(object_colors([2])[0])  # the box's sides
+    assert tuple(image[88, 62]) == POSITIVE_COLOR  # object 1's clicks stay
+    shown, _ = c.predict(0, "10,10,40,40", 1, api_name="/add_box")  # a box replaces object 1's clicks
+    image = np.asarray(Image.open(shown))
+    assert tuple(image[88, 62]) != POSITIVE_COLOR and tuple(image[20, 10]) == tuple(object_colors([1])[0])
+    with pytest.raises(Exception, match=r"positive \(1\) or negative \(0\)"):
+        c.predict(0, 5, 5, "box", 1, api_name="/add_point")
+
+
+def test_two_clicks_in_box_mode_add_a_box(model_dir):
+    state = app.DemoSession()
+    try:
+        state.open(str(app.EXAMPLE_VIDEO), str(model_dir))
+        _, status, _ = app.click_on_image(0, "box", 3, state, gr.SelectData(None, {"index": [180, 70], "value": None}))
+        assert "click the opposite corner" in status and state.session.object_ids == []
+        _, status, _ = app.click_on_image(0, "box", 3, state, gr.SelectData(None, {"index": [150, 30], "value": None}))
+        assert "Object 3: box 150,30,180,70 on frame 0" in status and state.session.object_ids == [3]
+        # A corner on another frame starts a new box there.
+        app.click_on_image(0, "box", 4, state, gr.SelectData(None, {"index": [10, 10], "value": None}))
+        _, status, _ = app.click_on_image(5, "box", 4, state, gr.SelectData(None, {"index": [40, 40], "value": None}))
+        assert "click the opposite corner" in status and state.session.object_ids == [3]
+    finally:
+        state.cleanup()
 
 
 def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """The app in a real headless Chromium (Debian's, driven by Playwright): load the example, click
-on the frame, track, and keep a screenshot for a person to look at."""
+on the frame, draw a second object's box, track, and keep a screenshot for a person to look at."""
 
 from __future__ import annotations
 
@@ -37,6 +37,11 @@ def url(tmp_path_factory):
     demo.close()
 
 
+def wait_for_status(page, text: str, timeout: float) -> None:
+    page.wait_for_function(f"() => (document.querySelector('#status textarea')?.value || '').includes({text!r})",
+                           timeout=timeout)
+
+
 def test_click_and_track_in_the_browser(url):
     address, model_dir = url
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -48,20 +53,24 @@ def test_click_and_track_in_the_browser(url):
         page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))
         page.wait_for_timeout(1000)
         page.get_by_role("button", name="Load video").click()
-        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Loaded')",
-                               timeout=60_000)
+        wait_for_status(page, "Loaded", timeout=60_000)
         image = page.locator("#frame img").first
         box = image.bounding_box()
         before = image.screenshot()
         image.click(position={"x": box["width"] * 62 / 192, "y": box["height"] * 88 / 144})
-        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('positive click')",
-                               timeout=60_000)
+        wait_for_status(page, "positive click", timeout=60_000)
         page.wait_for_timeout(500)
         after = page.locator("#frame img").first.screenshot()
         assert before != after  # the mask is painted on the frame
+        # A second object's box, drawn with two clicks on opposite corners.
+        page.get_by_label("box", exact=True).check()
+        page.get_by_label("Object id").fill("2")
+        page.get_by_label("Object id").press("Tab")
+        for (x, y), status in (((150, 30), "opposite corner"), ((180, 70), "Object 2: box")):
+            image.click(position={"x": box["width"] * x / 192, "y": box["height"] * y / 144})
+            wait_for_status(page, status, timeout=60_000)
         page.get_by_role("button", name="Track").click()
-        page.wait_for_function("() => (document.querySelector('#status textarea')?.value || '').includes('Tracked 1 object')",
-                               timeout=120_000)
+        wait_for_status(page, "Tracked 2 object", timeout=120_000)
         page.wait_for_selector("video", timeout=30_000)
         path = SCREENSHOTS / "demo_after_tracking.png"
         page.screenshot(path=str(path), full_page=True)

@@ -1,7 +1,7 @@
 """Turning masks into things people look at or store."""
 
 from .masklets import MaskletJsonWriter
-from .overlay import object_colors, overlay_masks, palette
+from .overlay import draw_prompts, object_colors, overlay_masks, palette
 from .rle import decode_rle, encode_rle
 from .writers import IndexedPngWriter, OverlayVideoWriter, PerObjectPngWriter, in_frame_order, label_map, write_video_outputs
 
@@ -11,6 +11,7 @@ __all__ = [
     "OverlayVideoWriter",
     "PerObjectPngWriter",
     "decode_rle",
+    "draw_prompts",
     "encode_rle",
     "in_frame_order",
     "label_map",

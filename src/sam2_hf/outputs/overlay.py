@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image, ImageDraw
+
+POSITIVE_COLOR = (40, 220, 60)
+NEGATIVE_COLOR = (230, 40, 40)
 
 
 def palette(num_colors: int) -> np.ndarray:
@@ -26,3 +30,18 @@ def overlay_masks(image: np.ndarray, masks: np.ndarray, alpha: float = 0.5, colo
     for mask, color in zip(masks.astype(bool), palette(len(masks)) if colors is None else colors):
         out[mask] = (1 - alpha) * out[mask] + alpha * color
     return out.round().astype(np.uint8)
+
+
+def draw_prompts(image: np.ndarray, points=(), labels=(), boxes=(), box_colors=()) -> np.ndarray:
+    """A copy of an ``(H, W, 3)`` uint8 image with its prompts drawn on it, so a person sees what
+    the masks answer: clicks ``(x, y)`` as dots (green for label 1, red for 0, white rim) and
+    boxes ``(x0, y0, x1, y1)`` as outlines in ``box_colors`` (one RGB colour per box)."""
+    canvas = Image.fromarray(image)
+    draw = ImageDraw.Draw(canvas)
+    radius = max(3, round(min(image.shape[:2]) / 60))
+    for box, color in zip(boxes, box_colors, strict=True):
+        draw.rectangle([float(v) for v in box], outline=tuple(int(c) for c in color), width=max(1, radius // 2))
+    for (x, y), label in zip(points, labels, strict=True):
+        draw.ellipse([x - radius, y - radius, x + radius, y + radius],
+                     fill=POSITIVE_COLOR if label else NEGATIVE_COLOR, outline=(255, 255, 255))
+    return np.asarray(canvas)
