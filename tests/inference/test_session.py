@@ -9,6 +9,7 @@ from PIL import Image
 
 from sam2_hf import Sam2VideoModel
 from sam2_hf.inference import VideoSession
+from sam2_hf.inference.session import NO_OBJECT_SCORE
 
 from ..conftest import make_objects_visible, tiny_config
 
@@ -147,6 +148,23 @@ def test_remove_clear_and_reset(model, frames):
     assert session.object_ids == []
     session.add_points(1, 7, [[15, 20]], [1])
     assert [r.object_ids for r in track(session, max_frames=2)] == [[7], [7]]
+
+
+def test_an_object_added_while_tracking_joins_the_next_propagation(model, frames):
+    session = model.start_session(frames)
+    session.add_points(0, 1, [[15, 20]], [1])
+    results = []
+    for result in session.propagate():
+        if result.frame_idx == 2:
+            session.add_points(6, 2, [[50, 40]], [1])
+        results.append(result)
+    assert [r.frame_idx for r in results] == list(range(T))
+    assert [r.object_ids for r in results[3:]] == [[1, 2]] * (T - 3)
+    assert not any(r.masks[1].any() for r in results[3:6])  # not tracked before its prompt is committed
+    again = track(session)
+    for before, after in zip(results, again):  # object 1 as before (batched with object 2 now)
+        torch.testing.assert_close(after.mask_logits[0], before.mask_logits[0], rtol=0, atol=1e-5)
+    assert all(r.object_scores[1] > NO_OBJECT_SCORE for r in again)  # object 2 tracked on every frame
 
 
 def test_corrections_as_conditioning_survive_retracking(model, frames):

@@ -354,8 +354,10 @@ class VideoSession:
     # -- tracking ----------------------------------------------------------------------------
 
     def _track_frame(self, frame_idx: int, reverse: bool) -> FrameResult:
-        """Segment every object on one frame from its memories; prompted frames keep their result."""
-        to_track = [obj for obj in self._objects.values() if frame_idx not in obj.bank.conditioning]
+        """Segment every object on one frame from its memories; prompted frames keep their result.
+        An object first prompted while a propagation runs has no memory yet: it joins the next one."""
+        active = [obj for obj in self._objects.values() if obj.bank.conditioning]
+        to_track = [obj for obj in active if frame_idx not in obj.bank.conditioning]
         if to_track:
             with self._inference():
                 features = self._frame_features(frame_idx)
@@ -379,7 +381,7 @@ class VideoSession:
                         object_score_logits=step.object_score_logits[i : i + 1].to(self.storage_device),
                         memory=memories[row : row + 1],
                     )
-        for obj in self._objects.values():
+        for obj in active:
             obj.tracked.add(frame_idx, reverse)
             if not self.keep_all_memories:
                 self._forget_unreachable(obj, frame_idx, reverse)
