@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -65,6 +66,11 @@ class DemoSession:
         self.prompts: dict[int, list[tuple[int, str, tuple[float, ...]]]] = {}
         self.box_corner: tuple[int, int, float, float] | None = None  # (frame, object id, x, y) of a box being drawn
         self.outputs: Path | None = None
+        self.lock = threading.RLock()  # held by every event of this session (see one_at_a_time)
+
+    def __deepcopy__(self, memo) -> "DemoSession":
+        """Gradio deep-copies each new state once; a session (its lock, its folder) stays one."""
+        return self
 
     @property
     def session(self):
@@ -122,9 +128,23 @@ class DemoSession:
         self.pipe = None
 
     def cleanup(self) -> None:
-        """Called by Gradio when the browser session ends."""
-        self.close_session()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """Called by Gradio when the browser session ends (after an event still running)."""
+        with self.lock:
+            self.close_session()
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def one_at_a_time(handler):
+    """Gradio's queue runs different events of one browser session at once (a click while the
+    video is tracking, say); the session's lock makes the later one wait for the earlier."""
+
+    @functools.wraps(handler)
+    def locked(*args, **kwargs):
+        state = next(value for value in (*args, *kwargs.values()) if isinstance(value, DemoSession))
+        with state.lock:
+            return handler(*args, **kwargs)
+
+    return locked
 
 
 def _check_video(path: str) -> None:
@@ -133,6 +153,7 @@ def _check_video(path: str) -> None:
         raise gr.Error(f"The video is {size_mb:.0f} MB; this demo takes up to {MAX_UPLOAD_MB:.0f} MB.")
 
 
+@one_at_a_time
 def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[np.ndarray, str, dict, DemoSession]:
     """A video file -> its first frame, a status line and the frame slider's new range."""
     if not video:
@@ -152,6 +173,7 @@ def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[
     return state.frame_image(0), status, gr.update(maximum=num_frames - 1, value=0), state
 
 
+@one_at_a_time
 def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: float, state: DemoSession
               ) -> tuple[np.ndarray, str, DemoSession]:
     """A click (label 1 or "positive" adds, 0 or "negative" removes) for object ``obj_id`` on a
@@ -172,6 +194,7 @@ def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: fl
     return state.frame_image(frame_idx), f"Object {obj_id}: {kind} click at ({x:.0f}, {y:.0f}) on frame {frame_idx}.", state
 
 
+@one_at_a_time
 def add_box(frame_idx: float, box: str, obj_id: float, state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
     """A box typed as ``x0,y0,x1,y1`` (video pixels) for object ``obj_id`` on a frame, replacing
     that object's clicks there -> the frame with every object's mask."""
@@ -191,6 +214,7 @@ def add_box(frame_idx: float, box: str, obj_id: float, state: DemoSession) -> tu
     return state.frame_image(frame_idx), f"Object {obj_id}: box {box} on frame {frame_idx}.", state
 
 
+@one_at_a_time
 def click_on_image(frame_idx: float, mode: str, obj_id: float, state: DemoSession, event: gr.SelectData):
     """A click in the page: a point through the /add_point path or, in box mode, a box corner; the
     opposite corner adds the box through the /add_box path."""
@@ -207,6 +231,7 @@ def click_on_image(frame_idx: float, mode: str, obj_id: float, state: DemoSessio
     return add_box(frame_idx, f"{min(x0, x)},{min(y0, y)},{max(x0, x)},{max(y0, y)}", obj_id, state)
 
 
+@one_at_a_time
 def track(state: DemoSession, progress=gr.Progress(track_tqdm=True)) -> tuple[str, str, DemoSession]:
     """Propagate every object through the video -> the overlay video and a status line."""
     session = state.session
@@ -226,10 +251,12 @@ def track(state: DemoSession, progress=gr.Progress(track_tqdm=True)) -> tuple[st
     return str(outputs / "overlay.mp4"), f"Tracked {len(session.object_ids)} object(s) through {count} frames.", state
 
 
+@one_at_a_time
 def show_frame(frame_idx: float, state: DemoSession) -> np.ndarray:
     return state.frame_image(int(frame_idx))
 
 
+@one_at_a_time
 def clear_object(frame_idx: float, obj_id: float, state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
     session = state.session
     try:
@@ -240,12 +267,14 @@ def clear_object(frame_idx: float, obj_id: float, state: DemoSession) -> tuple[n
     return state.frame_image(int(frame_idx)), f"Object {int(obj_id)} removed; track again to update the video.", state
 
 
+@one_at_a_time
 def start_over(state: DemoSession) -> tuple[np.ndarray, str, DemoSession]:
     state.session.reset()
     state.forget()
     return state.frame_image(0), "All objects removed.", state
 
 
+@one_at_a_time
 def export(state: DemoSession) -> tuple[str, DemoSession]:
     """A zip of the PNG masks (one indexed PNG per frame), masklets.json and overlay.mp4."""
     if state.outputs is None:

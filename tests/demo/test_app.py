@@ -130,6 +130,17 @@ def test_two_clicks_in_box_mode_add_a_box(model_dir):
         state.cleanup()
 
 
+def test_a_click_while_tracking_waits_for_the_tracking(server, model_dir):
+    c = client(server)
+    c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
+    c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    tracking = c.submit(api_name="/track")
+    clicking = c.submit(5, 100, 20, "positive", 2, api_name="/add_point")  # a new object, mid-tracking
+    assert "Tracked 1 object(s) through 36 frames" in tracking.result()[1]
+    assert "Object 2: positive click" in clicking.result()[1]
+    assert "Tracked 2 object(s)" in c.predict(api_name="/track")[1]
+
+
 def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):
     c = client(server)
     monkeypatch.setattr(app, "MAX_FRAMES", 5)
