@@ -173,6 +173,13 @@ def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[
     return state.frame_image(0), status, gr.update(maximum=num_frames - 1, value=0), state
 
 
+def video_changed(video: str | None, model_name: str, state: DemoSession):
+    """An upload or the picked example shows its first frame at once; clearing the video keeps the page."""
+    if not video:
+        return gr.skip(), gr.skip(), gr.skip(), state
+    return load_video(video, model_name, state)
+
+
 @one_at_a_time
 def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: float, state: DemoSession
               ) -> tuple[np.ndarray, str, DemoSession]:
@@ -296,7 +303,7 @@ def build_demo() -> gr.Blocks:
             with gr.Column():
                 video = gr.Video(label="Video", sources=["upload"])
                 model_name = gr.Textbox(label="Model (Hub id or folder; empty: the shipped small model)", value="")
-                load = gr.Button("Load video")
+                load = gr.Button("Load video (again, after changing the model)")
                 if EXAMPLE_VIDEO.is_file():
                     gr.Examples([[str(EXAMPLE_VIDEO)]], inputs=[video], label="Example")
             with gr.Column():
@@ -324,6 +331,7 @@ def build_demo() -> gr.Blocks:
         add = gr.Button(visible=False)
 
         load.click(load_video, [video, model_name, state], [frame, status, frame_idx, state], api_name="load_video")
+        video.change(video_changed, [video, model_name, state], [frame, status, frame_idx, state], api_name=False)
         add.click(add_point, [frame_idx, x, y, click_mode, obj_id, state], [frame, status, state], api_name="add_point")
         box_button.click(add_box, [frame_idx, box, obj_id, state], [frame, status, state], api_name="add_box")
         frame.select(click_on_image, [frame_idx, click_mode, obj_id, state], [frame, status, state], api_name=False)

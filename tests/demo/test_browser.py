@@ -50,9 +50,7 @@ def test_click_and_track_in_the_browser(url):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(address)
         page.get_by_label("Model (Hub id or folder; empty: the shipped small model)").fill(model_dir)
-        page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))
-        page.wait_for_timeout(1000)
-        page.get_by_role("button", name="Load video").click()
+        page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))  # loads at once
         wait_for_status(page, "Loaded", timeout=60_000)
         image = page.locator("#frame img").first
         box = image.bounding_box()
@@ -87,7 +85,5 @@ def test_too_large_upload_is_refused_in_the_page(url, monkeypatch):
         page = browser.new_page()
         page.goto(address)
         page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))
-        page.wait_for_timeout(1000)
-        page.get_by_role("button", name="Load video").click()
         page.get_by_text("this demo takes up to").first.wait_for(timeout=30_000)
         browser.close()
