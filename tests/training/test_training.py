@@ -130,6 +130,10 @@ def test_clips_are_a_function_of_the_sample_number(sav):
     assert torch.equal(a[2]["pixel_values"], b[2]["pixel_values"]) and a[2]["seed"] == b[2]["seed"]
     assert a[2]["targets"].shape[:2][0] == 4 and a[2]["targets"][0].flatten(1).any(1).all()  # objects visible on frame 0
     assert not torch.equal(a[1]["pixel_values"], a[2]["pixel_values"])
+    # Prompt-routing samples skip the frames and nothing else.
+    routing = ClipDataset(videos, processor, 4, clip_length=4, seed=3, frames_from=3)
+    assert routing[2]["pixel_values"] is None and torch.equal(routing[3]["pixel_values"], a[3]["pixel_values"])
+    assert all(torch.equal(routing[i]["targets"], a[i]["targets"]) and routing[i]["seed"] == a[i]["seed"] for i in (2, 3))
 
 
 def test_cli_run_writes_a_loadable_model_and_logs(tmp_path, sav):
@@ -154,7 +158,8 @@ def _kill_processes_running(argument: str) -> None:
 
 
 def test_two_processes_train_data_parallel_and_agree(tmp_path, sav):
-    config = write_config(tmp_path, sav, steps=4, save_every=0)
+    # Two prompt-routing steps first: each process gets its share of the samples without frames.
+    config = write_config(tmp_path, sav, steps=4, save_every=0, prompt_routing_steps=2)
     with socket.socket() as probe:  # a free rendezvous port, not the default one another job may hold
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

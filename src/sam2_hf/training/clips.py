@@ -22,10 +22,12 @@ class ClipDataset(Dataset):
 
     Each item: ``pixel_values`` ``(T, 3, S, S)``, ``targets`` ``(T, N, S, S)`` (up to
     ``max_objects`` objects, all visible on the first frame) and ``seed`` for the prompts.
+    Samples numbered below ``frames_from`` come without frames (``pixel_values`` None): the
+    prompt-routing steps never look at them, and decoding them took most of such a step's time.
     """
 
     def __init__(self, videos, processor: Sam2ImageProcessor, num_samples: int, clip_length: int = 8,
-                 max_objects: int = 3, seed: int = 0, flip_probability: float = 0.5) -> None:
+                 max_objects: int = 3, seed: int = 0, flip_probability: float = 0.5, frames_from: int = 0) -> None:
         if clip_length < 2:
             raise ValueError("clips need at least 2 frames (the first is prompted, the rest are tracked)")
         self.videos = videos
@@ -35,6 +37,7 @@ class ClipDataset(Dataset):
         self.max_objects = max_objects
         self.seed = seed
         self.flip_probability = flip_probability
+        self.frames_from = frames_from
 
     def __len__(self) -> int:
         return self.num_samples
@@ -54,11 +57,14 @@ class ClipDataset(Dataset):
             raise ValueError("no video has an object visible at the start of a 2-frame stretch")
         chosen = rng.choice(visible, size=min(self.max_objects, len(visible)), replace=False)
         positions = range(start, start + length)
-        frames = read_frames(row, [row["frame_indices"][i] for i in positions])
         masks = np.stack([decode_masks(row, i)[chosen] for i in positions])  # (T, N, H, W)
         size = self.processor.image_size
-        pixel_values = torch.stack([self.processor.preprocess(frame, "video")[0] for frame in frames])
         targets = F.interpolate(torch.from_numpy(masks).float(), size=(size, size), mode="nearest")
+        pixel_values = None
+        if index >= self.frames_from:
+            frames = read_frames(row, [row["frame_indices"][i] for i in positions])
+            pixel_values = torch.stack([self.processor.preprocess(frame, "video")[0] for frame in frames])
         if rng.random() < self.flip_probability:
-            pixel_values, targets = pixel_values.flip(-1), targets.flip(-1)
+            targets = targets.flip(-1)
+            pixel_values = None if pixel_values is None else pixel_values.flip(-1)
         return {"pixel_values": pixel_values, "targets": targets, "seed": int(rng.integers(2**31))}

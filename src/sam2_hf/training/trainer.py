@@ -123,8 +123,11 @@ def train(config: TrainingConfig) -> Path:
     model = build_model(config)
     processor = Sam2ImageProcessor(model.config.image_size, model.config.image_mean, model.config.image_std)
     videos = load_sav(config.train_data)
-    clips = ClipDataset(videos, processor, num_samples=config.steps * config.clips_per_step * accelerator.num_processes,
-                        clip_length=config.clip_length, max_objects=config.max_objects, seed=config.seed)
+    # Step s, clip c of process p is sample (s * clips_per_step + c) * num_processes + p.
+    samples_per_step = config.clips_per_step * accelerator.num_processes
+    clips = ClipDataset(videos, processor, num_samples=config.steps * samples_per_step, clip_length=config.clip_length,
+                        max_objects=config.max_objects, seed=config.seed,
+                        frames_from=config.prompt_routing_steps * samples_per_step)
     loader = DataLoader(clips, batch_size=1, shuffle=False, collate_fn=lambda batch: batch[0])
     module = ClipTrainingModel(model, PromptMix(**config.prompt_mix), config.num_correction_frames,
                                config.correction_clicks, LossWeights())
