@@ -32,6 +32,9 @@ from .pipelines import VideoMaskGenerationPipeline
 logger = logging.getLogger("sam2_hf.demo")
 CLICK_MODES = ["positive", "negative", "box"]  # what a click on the frame adds
 EXAMPLE_VIDEO = Path(__file__).resolve().parents[2] / "examples" / "shapes.mp4"  # in a clone of the repository
+# The model field's first value: empty is the shipped default; a Space that reaches the Hub can
+# set facebook/sam2.1-hiera-tiny.
+INITIAL_MODEL = os.environ.get("SAM2_DEMO_MODEL", "")
 MAX_FRAMES = int(os.environ.get("SAM2_DEMO_MAX_FRAMES", 300))
 MAX_SIDE = int(os.environ.get("SAM2_DEMO_MAX_SIDE", 1920))
 MAX_UPLOAD_MB = float(os.environ.get("SAM2_DEMO_MAX_UPLOAD_MB", 100))
@@ -169,7 +172,9 @@ def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[
         state.close_session()
         raise gr.Error(f"This demo takes videos of up to {MAX_FRAMES} frames and {MAX_SIDE} px a side; "
                        f"this one has {num_frames} frames of {width}x{height}.")
-    status = f"Loaded {Path(video).name}: {num_frames} frames of {width}x{height}. Click on the object to track."
+    # Random weights (no model named, none shipped) must be plain in the page, not only in the log.
+    model = state.pipe.model.name_or_path or "RANDOM weights (no trained model ships yet: name one)"
+    status = f"Loaded {Path(video).name}: {num_frames} frames of {width}x{height}, model {model}. Click on the object to track."
     return state.frame_image(0), status, gr.update(maximum=num_frames - 1, value=0), state
 
 
@@ -302,7 +307,7 @@ def build_demo() -> gr.Blocks:
         with gr.Row():
             with gr.Column():
                 video = gr.Video(label="Video", sources=["upload"])
-                model_name = gr.Textbox(label="Model (Hub id or folder; empty: the shipped small model)", value="")
+                model_name = gr.Textbox(label="Model (Hub id or folder; empty: the shipped small model)", value=INITIAL_MODEL)
                 load = gr.Button("Load video (again, after changing the model)")
                 if EXAMPLE_VIDEO.is_file():
                     gr.Examples([[str(EXAMPLE_VIDEO)]], inputs=[video], label="Example")

@@ -15,6 +15,7 @@ from PIL import Image
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
+import sam2_hf  # noqa: E402
 from sam2_hf import Sam2VideoModel  # noqa: E402
 from sam2_hf.outputs import object_colors  # noqa: E402
 from sam2_hf.outputs.overlay import NEGATIVE_COLOR, POSITIVE_COLOR  # noqa: E402
@@ -139,6 +140,22 @@ def test_a_click_while_tracking_waits_for_the_tracking(server, model_dir):
     assert "Tracked 1 object(s) through 36 frames" in tracking.result()[1]
     assert "Object 2: positive click" in clicking.result()[1]
     assert "Tracked 2 object(s)" in c.predict(api_name="/track")[1]
+
+
+def test_the_page_names_the_model_it_runs(model_dir, monkeypatch):
+    monkeypatch.setattr(app, "INITIAL_MODEL", str(model_dir))  # as SAM2_DEMO_MODEL sets it
+    demo = app.build_demo()
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", quiet=True)
+    try:
+        c = client(url)
+        video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
+        _, status, _ = c.predict(video, api_name="/load_video")  # the model field as the page starts
+        assert f"model {model_dir}." in status
+        _, status, _ = c.predict(video, "", api_name="/load_video")
+        shipped = Path(sam2_hf.DEFAULT_MODEL, "config.json").is_file()
+        assert (sam2_hf.DEFAULT_MODEL if shipped else "model RANDOM weights") in status
+    finally:
+        demo.close()
 
 
 def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):
