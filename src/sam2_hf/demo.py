@@ -340,7 +340,7 @@ def build_demo() -> gr.Blocks:
         add.click(add_point, [frame_idx, x, y, click_mode, obj_id, state], [frame, status, state], api_name="add_point")
         box_button.click(add_box, [frame_idx, box, obj_id, state], [frame, status, state], api_name="add_box")
         frame.select(click_on_image, [frame_idx, click_mode, obj_id, state], [frame, status, state], api_name=False)
-        frame_idx.release(show_frame, [frame_idx, state], [frame], api_name=False)
+        frame_idx.input(show_frame, [frame_idx, state], [frame], api_name=False, trigger_mode="always_last")  # dragged or typed
         track_button.click(track, [state], [overlay, status, state], api_name="track")
         clear_button.click(clear_object, [frame_idx, obj_id, state], [frame, status, state], api_name="clear_object")
         reset_button.click(start_over, [state], [frame, status, state], api_name="start_over")

@@ -1,5 +1,6 @@
 """The app in a real headless Chromium (Debian's, driven by Playwright): load the example, click
-on the frame, draw a second object's box, track, and keep a screenshot for a person to look at."""
+on the frame, draw a second object's box, track, type a frame number, and keep a screenshot for a
+person to look at."""
 
 from __future__ import annotations
 
@@ -70,6 +71,13 @@ def test_click_and_track_in_the_browser(url):
         page.get_by_role("button", name="Track").click()
         wait_for_status(page, "Tracked 2 object", timeout=120_000)
         page.wait_for_selector("video", timeout=30_000)
+        # Typing a frame number shows that frame with its tracked masks.
+        first_frame, source = image.screenshot(), image.get_attribute("src")
+        page.get_by_label("number input for Frame").fill("12")
+        page.get_by_label("number input for Frame").press("Enter")
+        page.wait_for_function("(before) => document.querySelector('#frame img')?.getAttribute('src') !== before",
+                               arg=source, timeout=30_000)
+        assert page.locator("#frame img").first.screenshot() != first_frame
         path = SCREENSHOTS / "demo_after_tracking.png"
         page.screenshot(path=str(path), full_page=True)
         browser.close()
