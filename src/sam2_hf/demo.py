@@ -92,8 +92,11 @@ class DemoSession:
     def remember(self, frame_idx: int, object_ids: list[int], masks: np.ndarray) -> None:
         self.masks[frame_idx] = (list(object_ids), np.packbits(masks, axis=-1))
 
-    def remember_prompt(self, frame_idx: int, obj_id: int, kind: str, coords: tuple[float, ...]) -> None:
-        """A box replaces the object's earlier prompts on its frame, as it does in the tracking session."""
+    def remember_prompt(self, result, obj_id: int, kind: str, coords: tuple[float, ...]) -> None:
+        """A prompt's result (a :class:`~sam2_hf.FrameResult`) and the prompt itself, to show on its
+        frame. A box replaces the object's earlier prompts there, as it does in the tracking session."""
+        frame_idx = result.frame_idx
+        self.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
         shown = self.prompts.setdefault(frame_idx, [])
         if kind == "box":
             shown[:] = [prompt for prompt in shown if prompt[0] != obj_id]
@@ -150,6 +153,11 @@ def one_at_a_time(handler):
     return locked
 
 
+def _check_object_limit(session, obj_id: int) -> None:
+    if obj_id not in session.object_ids and len(session.object_ids) >= MAX_OBJECTS:
+        raise gr.Error(f"This demo tracks up to {MAX_OBJECTS} objects.")
+
+
 def _check_video(path: str) -> None:
     size_mb = Path(path).stat().st_size / 2**20
     if size_mb > MAX_UPLOAD_MB:
@@ -195,14 +203,12 @@ def add_point(frame_idx: float, x: float, y: float, label: str | int, obj_id: fl
     if str(label) not in ("positive", "negative", "1", "0"):
         raise gr.Error(f"A click's label is positive (1) or negative (0), not {label!r}.")
     kind = "positive" if str(label) in ("positive", "1") else "negative"
-    if obj_id not in session.object_ids and len(session.object_ids) >= MAX_OBJECTS:
-        raise gr.Error(f"This demo tracks up to {MAX_OBJECTS} objects.")
+    _check_object_limit(session, obj_id)
     try:
         result = session.add_points(frame_idx, obj_id, [[float(x), float(y)]], [int(kind == "positive")], clear_old_points=False)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    state.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
-    state.remember_prompt(frame_idx, obj_id, kind, (float(x), float(y)))
+    state.remember_prompt(result, obj_id, kind, (float(x), float(y)))
     return state.frame_image(frame_idx), f"Object {obj_id}: {kind} click at ({x:.0f}, {y:.0f}) on frame {frame_idx}.", state
 
 
@@ -212,17 +218,15 @@ def add_box(frame_idx: float, box: str, obj_id: float, state: DemoSession) -> tu
     that object's clicks there -> the frame with every object's mask."""
     session = state.session
     frame_idx, obj_id = int(frame_idx), int(obj_id)
+    _check_object_limit(session, obj_id)
     try:
         corners = [float(v) for v in str(box).split(",")]
         if len(corners) != 4:
             raise ValueError(f"a box is x0,y0,x1,y1; got {box!r}")
-        if obj_id not in session.object_ids and len(session.object_ids) >= MAX_OBJECTS:
-            raise ValueError(f"this demo tracks up to {MAX_OBJECTS} objects")
         result = session.add_box(frame_idx, obj_id, corners)
     except ValueError as error:
         raise gr.Error(str(error)) from None
-    state.remember(frame_idx, result.object_ids, result.masks.cpu().numpy())
-    state.remember_prompt(frame_idx, obj_id, "box", tuple(corners))
+    state.remember_prompt(result, obj_id, "box", tuple(corners))
     return state.frame_image(frame_idx), f"Object {obj_id}: box {box} on frame {frame_idx}.", state
 
 

@@ -168,6 +168,18 @@ def test_limits_give_clear_messages(server, model_dir, tmp_path, monkeypatch):
         client(server).predict(api_name="/track")
 
 
+def test_objects_beyond_the_limit_are_refused_by_clicks_and_boxes(server, model_dir, monkeypatch):
+    monkeypatch.setattr(app, "MAX_OBJECTS", 1)
+    c = client(server)
+    c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
+    c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    for arguments, endpoint in (((0, 100, 20, "positive", 2), "/add_point"), ((0, "150,30,180,70", 2), "/add_box")):
+        with pytest.raises(Exception, match="tracks up to 1 objects"):
+            c.predict(*arguments, api_name=endpoint)
+    _, status = c.predict(0, "40,60,90,110", 1, api_name="/add_box")  # the one object can still change
+    assert "Object 1: box" in status
+
+
 def test_bad_box_is_a_clear_message(server, model_dir):
     c = client(server)
     c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
