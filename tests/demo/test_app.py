@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 import zipfile
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from PIL import Image
 
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
+
+from gradio_client.utils import Status  # noqa: E402
 
 import sam2_hf  # noqa: E402
 from sam2_hf import Sam2VideoModel  # noqa: E402
@@ -136,6 +139,11 @@ def test_a_click_while_tracking_waits_for_the_tracking(server, model_dir):
     c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
     c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
     tracking = c.submit(api_name="/track")
+    # Click only once the tracking runs (submitted together, the queue may start either first).
+    deadline = time.time() + 60
+    while tracking.status().code not in (Status.PROCESSING, Status.PROGRESS) and time.time() < deadline:
+        time.sleep(0.01)
+    assert not tracking.done(), "the tracking ended before the click could be sent"
     clicking = c.submit(5, 100, 20, "positive", 2, api_name="/add_point")  # a new object, mid-tracking
     assert "Tracked 1 object(s) through 36 frames" in tracking.result()[1]
     assert "Object 2: positive click" in clicking.result()[1]
