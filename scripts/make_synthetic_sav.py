@@ -3,14 +3,17 @@
     python scripts/make_synthetic_sav.py data/
 
 gives data/synthetic_train (SA-V train layout: mp4 + *_manual.json), data/synthetic_val
-(val layout: JPEG frames + per-object PNGs; other seeds, longer clips) and data/synthetic_val_mini
-(4 more held-out videos of 48 frames, which the training recipe scores while it runs). Same
-generator as the tests (`sam2_hf.data.write_sav_dataset`).
+(val layout: JPEG frames + per-object PNGs; other seeds, longer clips), data/synthetic_val_mini
+(4 more held-out videos of 48 frames, which the training recipe scores while it runs) and
+data/synthetic_val_twins (held-out videos whose distractors are exact copies of their targets:
+the hard subset the model card reports apart). Same generator as the tests
+(`sam2_hf.data.write_sav_dataset`); the files do not depend on --workers.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from sam2_hf.data import write_sav_dataset
@@ -18,17 +21,22 @@ from sam2_hf.data import write_sav_dataset
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="folder to write synthetic_train/, synthetic_val/ and synthetic_val_mini/ into")
-    parser.add_argument("--train-videos", type=int, default=200)
+    parser.add_argument("root", type=Path, help="folder to write synthetic_train/, synthetic_val/, synthetic_val_mini/ "
+                        "and synthetic_val_twins/ into")
+    parser.add_argument("--train-videos", type=int, default=400)
     parser.add_argument("--val-videos", type=int, default=20)
     parser.add_argument("--val-mini-videos", type=int, default=4)
+    parser.add_argument("--twin-videos", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    scene = {"height": 144, "width": 192, "num_objects": 3, "num_distractors": 2}
+    scene = {"height": 144, "width": 192, "num_objects": 3, "num_distractors": 2, "workers": args.workers}
     write_sav_dataset(args.root / "synthetic_train", args.train_videos, layout="train", seed=1, num_frames=64, **scene)
     write_sav_dataset(args.root / "synthetic_val", args.val_videos, layout="val", seed=2, num_frames=96, **scene)
     write_sav_dataset(args.root / "synthetic_val_mini", args.val_mini_videos, layout="val", seed=3, num_frames=48, **scene)
-    print(f"wrote {args.train_videos} training, {args.val_videos} validation and {args.val_mini_videos} "
-          f"mini-validation videos under {args.root}")
+    write_sav_dataset(args.root / "synthetic_val_twins", args.twin_videos, layout="val", seed=4, num_frames=96,
+                      twins=True, **scene)
+    print(f"wrote {args.train_videos} training, {args.val_videos} validation, {args.val_mini_videos} mini-validation "
+          f"and {args.twin_videos} twin-distractor videos under {args.root}")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,13 @@
 """Synthetic videos in SA-V's formats, so training, tests and the demo model have data offline.
 
-Each video has a smooth textured background and a few textured objects (ellipses, rectangles,
-triangles) that move along their own paths, rotate, grow and shrink, pass in front of each other,
-leave the frame and come back. Distractors share a target's shape and texture but are never
-annotated, so a tracker has to follow the right one. Masks are the visible (modal) parts, as
-in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
+Each video has a smooth textured background and a few objects (ellipses, rectangles, triangles;
+striped or plain, some in colours close to the background) that move along their own paths,
+rotate, grow and shrink, pass in front of each other, leave the frame and come back. Distractors
+are never annotated and are look-alikes, as two dogs in a real video are: a target's shape and
+kind of texture, but at least one visible attribute changed (a stripe colour shifted by 40+
+levels, the stripe angle or frequency, or the size by 20%+), so a tracker has to follow the right
+one. ``twins=True`` makes them exact copies instead: a hard case no appearance can settle, kept as
+a separate evaluation subset. Masks are the visible (modal) parts, as in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
 with RLE masklets every 4th frame) or the val/test layout (JPEG frames + per-object PNGs), which
 :mod:`sam2_hf.data.sav` reads exactly as it reads the real dataset.
 """
@@ -12,6 +15,7 @@ with RLE masklets every 4th frame) or the val/test layout (JPEG frames + per-obj
 from __future__ import annotations
 
 import json
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +28,10 @@ from ..outputs.masklets import MaskletJsonWriter
 ANNOTATION_STRIDE = 4  # SA-V annotates every 4th frame of its 24 fps videos (6 fps)
 FPS = 24
 SHAPES = ("ellipse", "rectangle", "triangle")
+PLAIN_PROBABILITY = 0.25  # objects of one colour: "striped" must not be what makes an object
+LOW_CONTRAST_PROBABILITY = 0.2  # objects in colours close to the background's
+LOW_CONTRAST_LEVELS = 30  # how far (per channel) such an object's colours stray from the background's mean
+MIN_COLOR_SHIFT = 40  # a look-alike's changed stripe colour differs by at least this, in one channel
 
 
 @dataclass
@@ -42,12 +50,23 @@ class _Sprite:
     depth: float  # larger is nearer the camera
 
 
-def _random_sprite(rng: np.random.Generator, height: int, width: int) -> _Sprite:
+def _random_colors(rng: np.random.Generator, background_mean: np.ndarray) -> np.ndarray:
+    """The two stripe colours: random, one colour twice (plain), or near the background (low contrast)."""
+    if rng.random() < LOW_CONTRAST_PROBABILITY:
+        colors = background_mean + rng.uniform(-LOW_CONTRAST_LEVELS, LOW_CONTRAST_LEVELS, (2, 3))
+    else:
+        colors = rng.integers(0, 256, (2, 3)).astype(np.float64)
+    if rng.random() < PLAIN_PROBABILITY:
+        colors[1] = colors[0]
+    return np.clip(colors, 0, 255).astype(np.float32)
+
+
+def _random_sprite(rng: np.random.Generator, height: int, width: int, background_mean: np.ndarray) -> _Sprite:
     size = min(height, width)
     return _Sprite(
         shape=str(rng.choice(SHAPES)),
         half_size=rng.uniform(0.08, 0.2, 2) * size,
-        colors=rng.integers(0, 256, (2, 3)).astype(np.float32),
+        colors=_random_colors(rng, background_mean),
         stripe_frequency=rng.uniform(0.15, 0.6),
         stripe_angle=rng.uniform(0, np.pi),
         path_center=np.array([rng.uniform(0.3, 0.7) * width, rng.uniform(0.3, 0.7) * height]),
@@ -60,11 +79,32 @@ def _random_sprite(rng: np.random.Generator, height: int, width: int) -> _Sprite
     )
 
 
-def _look_alike(rng: np.random.Generator, sprite: _Sprite, height: int, width: int) -> _Sprite:
-    """Same shape and texture, its own path."""
-    other = _random_sprite(rng, height, width)
+def _look_alike(rng: np.random.Generator, sprite: _Sprite, height: int, width: int, background_mean: np.ndarray,
+                twin: bool = False) -> _Sprite:
+    """Same shape and kind of texture on its own path, with one visible attribute changed (none
+    for a ``twin``): a stripe colour, the stripe angle or frequency (striped sprites only), or
+    the size."""
+    other = _random_sprite(rng, height, width, background_mean)
     other.shape, other.half_size, other.colors = sprite.shape, sprite.half_size.copy(), sprite.colors.copy()
     other.stripe_frequency, other.stripe_angle = sprite.stripe_frequency, sprite.stripe_angle
+    if twin:
+        return other
+    plain = np.array_equal(sprite.colors[0], sprite.colors[1])
+    change = str(rng.choice(["color", "size"] if plain else ["color", "angle", "frequency", "size"]))
+    if change == "color":
+        # Shift one channel by 40-100 levels, away from the end it is nearest to; a plain sprite's
+        # look-alike stays plain.
+        stripe, channel = int(rng.integers(2)), int(rng.integers(3))
+        value = other.colors[stripe, channel]
+        shift = rng.uniform(MIN_COLOR_SHIFT, 100) * (1 if value < 128 else -1)
+        rows = [0, 1] if plain else [stripe]
+        other.colors[rows, channel] = np.clip(value + shift, 0, 255)
+    elif change == "angle":
+        other.stripe_angle = sprite.stripe_angle + rng.uniform(np.pi / 6, np.pi / 2) * rng.choice([-1, 1])
+    elif change == "frequency":
+        other.stripe_frequency = sprite.stripe_frequency * rng.uniform(1.6, 2.2) ** rng.choice([-1, 1])
+    else:
+        other.half_size = sprite.half_size * rng.uniform(1.25, 1.5) ** rng.choice([-1, 1])
     return other
 
 
@@ -89,15 +129,18 @@ def _draw(sprite: _Sprite, t: int, xs: np.ndarray, ys: np.ndarray) -> tuple[np.n
 
 
 def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int = 128, num_objects: int = 2,
-                 num_distractors: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Frames ``(T, H, W, 3)`` uint8 and visible masks ``(T, num_objects, H, W)`` bool."""
+                 num_distractors: int = 1, twins: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Frames ``(T, H, W, 3)`` uint8 and visible masks ``(T, num_objects, H, W)`` bool; with
+    ``twins`` the distractors are exact copies of their targets."""
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     coarse = rng.uniform(40, 200, (max(2, height // 16), max(2, width // 16), 3)).astype(np.uint8)
     background = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32)
     background += rng.normal(0, 6, background.shape)
-    targets = [_random_sprite(rng, height, width) for _ in range(num_objects)]
-    distractors = [_look_alike(rng, targets[i % num_objects], height, width) for i in range(num_distractors)] if targets else []
+    background_mean = background.mean(axis=(0, 1))
+    targets = [_random_sprite(rng, height, width, background_mean) for _ in range(num_objects)]
+    distractors = [_look_alike(rng, targets[i % num_objects], height, width, background_mean, twins)
+                   for i in range(num_distractors)] if targets else []
     layers = sorted([(s.depth, i) for i, s in enumerate(targets)] + [(s.depth, -1 - i) for i, s in enumerate(distractors)])
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     masks = np.zeros((num_frames, num_objects, height, width), bool)
@@ -125,24 +168,32 @@ def write_sav_dataset(
     width: int = 128,
     num_objects: int = 2,
     num_distractors: int = 1,
+    twins: bool = False,
+    workers: int = 1,
 ) -> list[str]:
     """Write ``num_videos`` synthetic videos in SA-V's train or val/test layout; returns their ids.
 
-    Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos."""
+    Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos;
+    ``twins`` makes the distractors exact copies of their targets (see :func:`render_video`).
+    ``workers`` processes render videos side by side (the files are the same for any number)."""
+    if layout not in ("train", "val"):
+        raise ValueError(f"layout is 'train' or 'val', got {layout!r}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    video_ids = []
-    for k in range(num_videos):
-        video_id = f"sav_{seed * 100_000 + k:06d}"
-        frames, masks = render_video(seed * 100_000 + k, num_frames, height, width, num_objects, num_distractors)
-        if layout == "train":
-            _write_train_video(root, video_id, frames, masks)
-        elif layout == "val":
-            _write_val_video(root, video_id, frames, masks)
-        else:
-            raise ValueError(f"layout is 'train' or 'val', got {layout!r}")
-        video_ids.append(video_id)
-    return video_ids
+    scene = (num_frames, height, width, num_objects, num_distractors, twins)
+    jobs = [(root, layout, seed * 100_000 + k, scene) for k in range(num_videos)]
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            return list(pool.map(_write_video, jobs))
+    return [_write_video(job) for job in jobs]
+
+
+def _write_video(job: tuple) -> str:
+    root, layout, video_seed, scene = job
+    video_id = f"sav_{video_seed:06d}"
+    frames, masks = render_video(video_seed, *scene)
+    (_write_train_video if layout == "train" else _write_val_video)(root, video_id, frames, masks)
+    return video_id
 
 
 def _write_train_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray) -> None:

@@ -47,6 +47,9 @@ class TrainingConfig:
         restart_memory: before the first step, re-initialise memory attention and the memory
             encoder as a local lookup (see :mod:`sam2_hf.training.memory_restart`): a model
             trained from scratch on prompted frames needs it to start tracking.
+        max_seconds: stop after the first step that ends past this much training time (counted
+            across resumes), saving the model as at the end; None trains all ``steps``. With the
+            "constant" or "rsqrt" schedule the run can then be resumed with a larger limit.
         save_every, eval_every, log_every: in steps (0 disables saving / evaluation).
         keep_checkpoints: how many of the latest checkpoints to keep.
         seed: seeds the model's initialisation, the clips and the simulated prompts.
@@ -74,6 +77,7 @@ class TrainingConfig:
     correction_clicks: int = 3
     prompt_routing_steps: int = 0
     restart_memory: bool = False
+    max_seconds: float | None = None
     save_every: int = 100
     eval_every: int = 0
     log_every: int = 10

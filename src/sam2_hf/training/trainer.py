@@ -192,8 +192,12 @@ def train(config: TrainingConfig) -> Path:
                 accelerator.log({k: v for k, v in row.items() if k != "step" and v is not None}, step=step)
             if step % config.log_every == 0 or step == config.steps:
                 logger.info("step %d: %s", step, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step" and v is not None))
-        if config.save_every and (step % config.save_every == 0 or step == config.steps):
+        out_of_time = config.max_seconds is not None and _any_process(accelerator, time.time() - started > config.max_seconds)
+        if config.save_every and (step % config.save_every == 0 or step == config.steps or out_of_time):
             _save_checkpoint(accelerator, output_dir, step, config.keep_checkpoints)
+        if out_of_time:
+            logger.info("stopping at step %d of %d: max_seconds (%s) reached", step, config.steps, config.max_seconds)
+            break
     progress.close()
     accelerator.wait_for_everyone()
     # Data-parallel replicas must end with the same weights; record each one's checksum.
@@ -217,6 +221,13 @@ def train(config: TrainingConfig) -> Path:
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return final
+
+
+def _any_process(accelerator, flag: bool) -> bool:
+    """True on every process when ``flag`` is true on one (processes must stop at the same step)."""
+    if accelerator.num_processes == 1:
+        return flag
+    return bool(accelerator.reduce(torch.tensor([float(flag)], device=accelerator.device), "sum").item())
 
 
 def _save_checkpoint(accelerator, output_dir: Path, step: int, keep: int) -> None:
