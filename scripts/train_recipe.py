@@ -5,7 +5,7 @@
 
 Each phase is one of `configs/shipped_model_phase*.yaml` (then `configs/shipped_model.yaml`),
 trained into RUN/<config name>/ from the model the phase before made. `--steps-scale` scales
-every phase's steps; `--seconds` splits a total time budget between the phases in proportion to
+every phase's steps (but those named by `--unscaled`); `--seconds` splits a total time budget between the phases in proportion to
 their cost (steps x clip frames), handing time a phase did not use to the ones after it, and
 stops a phase that runs out (`max_seconds`). With `--fill-phase NAME` that phase (a constant
 learning rate) is not scaled and runs until the time left is what the phases after it need at
@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--phases", nargs="*", default=PHASES, help="config names, in order (default: all)")
     parser.add_argument("--start-from", help="model the first phase continues from (default: its config's)")
     parser.add_argument("--steps-scale", type=float, default=1.0)
+    parser.add_argument("--unscaled", nargs="*", default=[], help="phases that keep their full steps")
     parser.add_argument("--seconds", type=float, help="time budget for all phases together")
     parser.add_argument("--fill-phase", help="with --seconds: the constant-rate phase that takes the time the others leave")
     parser.add_argument("--seed-offset", type=int, default=0)
@@ -62,8 +63,9 @@ def main() -> None:
         elif args.start_from:
             overrides["model"] = args.start_from
         config = TrainingConfig.from_file(CONFIGS / f"{name}.yaml", **overrides)
-        config.steps = max(1, round(config.steps * args.steps_scale))
-        config.prompt_routing_steps = round(config.prompt_routing_steps * args.steps_scale)
+        scale = 1.0 if name in args.unscaled else args.steps_scale
+        config.steps = max(1, round(config.steps * scale))
+        config.prompt_routing_steps = round(config.prompt_routing_steps * scale)
         config.warmup_steps = min(config.warmup_steps, config.steps // 4)
         config.save_every = min(config.save_every, config.steps) if config.save_every else 0
         config.seed += args.seed_offset * 1000
@@ -98,8 +100,10 @@ def main() -> None:
         model = Sam2VideoModel.from_pretrained(final).to("cuda" if torch.cuda.is_available() else "cpu")
         score = evaluate_model(model, val_data)["1_click"]
         logging.info("final model: val J&F from one click %.3f", score)
-    result = {"phases": phases, "seconds": round(time.time() - started, 1), "val_data": val_data,
-              "val_jf_1_click": score, "seed_offset": args.seed_offset, "steps_scale": args.steps_scale}
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
+    result = {"date": time.strftime("%Y-%m-%d"), "device": device, "start_from": args.start_from, "phases": phases,
+              "seconds": round(time.time() - started, 1), "val_data": val_data, "val_jf_1_click": score,
+              "seed_offset": args.seed_offset, "steps_scale": args.steps_scale}
     (args.run / "recipe_summary.json").write_text(json.dumps(result, indent=2))
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from sam2_hf import Sam2Model, Sam2VideoModel
+from sam2_hf import Sam2Model, Sam2VideoModel, VideoSession
 from sam2_hf.cli import main
 from sam2_hf.outputs import decode_rle
 
@@ -118,7 +118,7 @@ def test_track_writes_masks_and_overlay(tmp_path, tiny_model_dir, clip):
         colors = np.asarray(first.getpalette()[:9]).reshape(3, 3)
         assert (colors[0] == 0).all() and len({tuple(c) for c in colors}) == 3  # background black, objects distinct
     # The PNGs hold what the session gives when driven by hand.
-    session = Sam2VideoModel.from_pretrained(tiny_model_dir).start_session(clip)
+    session = VideoSession(Sam2VideoModel.from_pretrained(tiny_model_dir), clip)
     session.add_points(3, 1, [[15, 20]], [1])
     session.add_box(3, 2, [30, 5, 60, 40])
     by_hand = {r.frame_idx: r for r in session.propagate(start_frame_idx=3)}

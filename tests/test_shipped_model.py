@@ -48,7 +48,7 @@ def test_card_metrics_are_reproduced_on_fresh_videos(tmp_path):
 
 
 def test_readme_command_tracks_the_example_clip(tmp_path):
-    """`sam2-hf track examples/shapes.mp4 --point 62,88` with no --model follows the clicked object
+    """`sam2-hf track examples/shapes.mp4 --point 60,42` with no --model follows the clicked object
     (not its look-alike) through the clip: compared with the generator's own masks."""
     import numpy as np
     from PIL import Image
@@ -56,7 +56,7 @@ def test_readme_command_tracks_the_example_clip(tmp_path):
     from sam2_hf.data import render_video
 
     example = Path(__file__).resolve().parents[1] / "examples" / "shapes.mp4"
-    result = subprocess.run(["sam2-hf", "track", str(example), "--point", "62,88", "--output", str(tmp_path / "out")],
+    result = subprocess.run(["sam2-hf", "track", str(example), "--point", "60,42", "--output", str(tmp_path / "out")],
                             capture_output=True, text=True)
     assert result.returncode == 0 and "RANDOM" not in result.stderr, result.stderr[-2000:]
     _, truth = render_video(30, num_frames=36, height=144, width=192, num_objects=2, num_distractors=1)

@@ -130,9 +130,11 @@ class Tracker:
         result on frame 0, then one per tracked frame."""
         import torch
 
+        from sam2_hf.inference import VideoSession
+
         clicks = CLICKS[:num_objects]
         if self.impl == "ours":
-            session = self.model.start_session(str(video), dtype=self.dtype, fill_hole_area=0)
+            session = VideoSession(self.model, str(video), dtype=self.dtype, fill_hole_area=0)
             for obj, (x, y) in enumerate(clicks, 1):
                 result = session.add_points(0, obj, [[x, y]], [1])
             yield 0, result.mask_logits

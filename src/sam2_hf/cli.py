@@ -23,6 +23,7 @@ from PIL import Image
 
 from . import benchmark
 from .configuration import Sam2Config
+from .loading import load_model
 from .model_card import write_model_card
 from .modeling import Sam2Model, Sam2VideoModel
 from .outputs import overlay_masks
@@ -54,22 +55,6 @@ def _parse_box(text: str) -> list[float]:
     if len(box) != 4:
         raise argparse.ArgumentTypeError(f"a box is x0,y0,x1,y1; got {text!r}")
     return box
-
-
-def load_model(source: str | None, model_class: type[Sam2Model] = Sam2Model, preset: str = "sam2.1-hiera-tiny") -> Sam2Model:
-    """A model from a folder, Hub id or official ``.pt``; with no source, the shipped default
-    model (:data:`sam2_hf.DEFAULT_MODEL`), or random weights of ``preset`` when the package has
-    none (useful only to try the plumbing: the masks mean nothing)."""
-    from . import DEFAULT_MODEL
-
-    if source is None and Path(DEFAULT_MODEL, "config.json").is_file():
-        source = DEFAULT_MODEL
-    if source is None:
-        logger.warning("no --model given and no default model shipped: using RANDOM weights of %s; the masks "
-                       "will be meaningless", preset)
-        torch.manual_seed(0)
-        return model_class(Sam2Config.from_preset(preset)).eval()
-    return model_class.from_pretrained(source).eval()
 
 
 def _device(args: argparse.Namespace) -> torch.device:

@@ -115,6 +115,10 @@ class Sam2MaskDecoderConfig(PreTrainedConfig):
         dynamic_multimask_via_stability: when one mask is asked for and it is unstable under a
             ``stability_delta`` change of threshold (stability below ``stability_threshold``), fall
             back to the best of the multimask outputs (inference only).
+        image_size, image_embedding_size: the model input side and the side of the feature map the
+            decoder reads (``image_size`` over the vision model's total stride), where clicks and
+            boxes are placed. A :class:`Sam2Config` sets both from its own fields, so that the
+            decoder saved alone (:class:`~sam2_hf.Sam2MaskDecoderModel`) knows them.
     """
 
     model_type = "sam2_hf_mask_decoder"
@@ -138,6 +142,8 @@ class Sam2MaskDecoderConfig(PreTrainedConfig):
         dynamic_multimask_via_stability: bool = True,
         stability_delta: float = 0.05,
         stability_threshold: float = 0.98,
+        image_size: int = 1024,
+        image_embedding_size: int = 64,
         **kwargs: Any,
     ) -> None:
         self.hidden_size = hidden_size
@@ -156,6 +162,8 @@ class Sam2MaskDecoderConfig(PreTrainedConfig):
         self.dynamic_multimask_via_stability = dynamic_multimask_via_stability
         self.stability_delta = stability_delta
         self.stability_threshold = stability_threshold
+        self.image_size = image_size
+        self.image_embedding_size = image_embedding_size
         super().__init__(**kwargs)
 
 
@@ -185,6 +193,9 @@ class Sam2MemoryConfig(PreTrainedConfig):
             when a frame has between min and max clicks (0 and 1: the first click).
         multimask_output_for_tracking: also ask for three masks on frames without prompts.
         binarize_mask_from_points: encode the thresholded mask (not its sigmoid) on clicked frames.
+        hidden_size: width of the image embeddings and object pointers the memory works with (the
+            mask decoder's ``hidden_size``; a :class:`Sam2Config` sets it from its decoder config,
+            so that the memory saved alone, :class:`~sam2_hf.Sam2MemoryModel`, knows it).
     """
 
     model_type = "sam2_hf_memory"
@@ -218,6 +229,7 @@ class Sam2MemoryConfig(PreTrainedConfig):
         multimask_max_points: int = 1,
         multimask_output_for_tracking: bool = True,
         binarize_mask_from_points: bool = True,
+        hidden_size: int = 256,
         **kwargs: Any,
     ) -> None:
         self.num_maskmem = num_maskmem
@@ -246,6 +258,7 @@ class Sam2MemoryConfig(PreTrainedConfig):
         self.multimask_max_points = multimask_max_points
         self.multimask_output_for_tracking = multimask_output_for_tracking
         self.binarize_mask_from_points = binarize_mask_from_points
+        self.hidden_size = hidden_size
         super().__init__(**kwargs)
 
 
@@ -314,12 +327,39 @@ class Sam2Config(PreTrainedConfig):
         self.image_std = list(image_std)
         self.mask_threshold = mask_threshold
         self.version = version
+        # The parts saved alone must know what they share with the others.
+        self.mask_decoder_config.image_size = image_size
+        self.mask_decoder_config.image_embedding_size = self.image_embedding_size
+        self.memory_config.hidden_size = self.mask_decoder_config.hidden_size
         super().__init__(**kwargs)
 
     @property
     def image_embedding_size(self) -> int:
         """Side of the lowest-resolution feature map (64 at 1024 input)."""
         return self.image_size // self.vision_config.total_stride
+
+    @classmethod
+    def from_parts(cls, vision_config: Sam2VisionConfig, mask_decoder_config: Sam2MaskDecoderConfig,
+                   memory_config: Sam2MemoryConfig | None = None) -> "Sam2Config":
+        """The whole model's config from its parts' configs (copies; the parts' are left alone).
+
+        Raises:
+            ValueError: when the parts do not fit together, naming both sizes.
+        """
+        vision, decoder = vision_config, mask_decoder_config
+        if vision.fpn_hidden_size != decoder.hidden_size:
+            raise ValueError(f"the vision model gives {vision.fpn_hidden_size}-channel features (fpn_hidden_size) but "
+                             f"the mask decoder takes {decoder.hidden_size} (hidden_size): parts of different sizes")
+        if decoder.image_size // vision.total_stride != decoder.image_embedding_size:
+            raise ValueError(f"the vision model makes {decoder.image_size // vision.total_stride}-cell feature maps of "
+                             f"{decoder.image_size}-pixel images (total stride {vision.total_stride}) but the mask decoder "
+                             f"reads {decoder.image_embedding_size}-cell maps: parts of different sizes")
+        if memory_config is not None and memory_config.hidden_size != decoder.hidden_size:
+            raise ValueError(f"the memory works on {memory_config.hidden_size}-channel embeddings (hidden_size) but the "
+                             f"mask decoder's are {decoder.hidden_size}: parts of different sizes")
+        copies = [None if c is None else type(c).from_dict(c.to_dict()) for c in (vision, decoder, memory_config)]
+        return cls(vision_config=copies[0], mask_decoder_config=copies[1], memory_config=copies[2],
+                   image_size=decoder.image_size)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "Sam2Config":

@@ -25,6 +25,8 @@ import gradio as gr
 import numpy as np
 import torch
 
+from .inference import VideoSession
+from .loading import load_model as load_named_or_default
 from .modeling import Sam2VideoModel
 from .outputs import draw_prompts, object_colors, overlay_masks, write_video_outputs
 from .pipelines import VideoMaskGenerationPipeline
@@ -52,8 +54,6 @@ COMPILE = os.environ.get("SAM2_DEMO_COMPILE", "0") == "1"  # torch.compile the i
 def load_model(name: str) -> Sam2VideoModel:
     """Models are shared by all sessions (read-only); each session has its own tracking state. An
     empty name means the shipped default (random weights, with a warning, while none ships)."""
-    from .cli import load_model as load_named_or_default
-
     return load_named_or_default(name or None, Sam2VideoModel)
 
 
@@ -85,7 +85,7 @@ class DemoSession:
         self.close_session()
         self.video_path = Path(video_path)
         self.pipe = VideoMaskGenerationPipeline(model=load_model(model_name), device=DEVICE)
-        self.pipe.session = self.pipe.model.start_session(video_path, corrections_as_conditioning=True, dtype=DTYPE,
+        self.pipe.session = VideoSession(self.pipe.model, video_path, corrections_as_conditioning=True, dtype=DTYPE,
                                                                compile=COMPILE)
         self.forget()
 

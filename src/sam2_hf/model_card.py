@@ -51,3 +51,38 @@ def write_model_card(folder: str | Path, config: Sam2Config, model_class: str, n
     path = folder / "README.md"
     path.write_text(text)
     return path
+
+
+_PART_TEMPLATE = """---
+library_name: sam2_hf
+license: apache-2.0
+tags:
+- sam2
+- segment-anything
+---
+
+# {title}
+
+{description} of SAM 2 ({params:,} parameters), saved alone by `sam2_hf`: `{model_class}`.
+
+```python
+from sam2_hf import {model_class}
+
+part = {model_class}.from_pretrained("{repo}")
+```
+
+Its tensors have the names they have in the whole model, so it also loads from a whole
+`sam2_hf` folder, transformers' `facebook/sam2.1-hiera-*` repos and official `.pt` files;
+`Sam2Model.from_parts(...)` / `Sam2VideoModel.from_parts(...)` put parts together again.
+
+SAM 2: Ravi et al., "SAM 2: Segment Anything in Images and Videos", 2024.
+"""
+
+
+def write_part_card(folder: str | Path, model_class: str, description: str, num_parameters: int) -> Path:
+    """Write ``README.md`` into a folder holding one part of SAM 2 (its vision model, memory or decoder)."""
+    folder = Path(folder)
+    path = folder / "README.md"
+    path.write_text(_PART_TEMPLATE.format(title=folder.name, description=description, params=num_parameters,
+                                          model_class=model_class, repo=folder.name))
+    return path

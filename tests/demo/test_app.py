@@ -55,7 +55,7 @@ def test_click_track_correct_export(server, model_dir, tmp_path):
     assert "36 frames of 192x144" in status
     assert np.asarray(Image.open(first)).shape == (144, 192, 3)
 
-    shown, status = c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    shown, status = c.predict(0, 60, 42, "positive", 1, api_name="/add_point")
     assert "Object 1: positive click" in status
     before = np.asarray(Image.open(shown))
     plain = np.asarray(Image.open(first))
@@ -90,10 +90,10 @@ def test_sessions_do_not_see_each_other(server, model_dir):
     video = gradio_client.handle_file(str(app.EXAMPLE_VIDEO))
     for c in (a, b):
         c.predict(video, str(model_dir), api_name="/load_video")
-    a.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    a.predict(0, 60, 42, "positive", 1, api_name="/add_point")
     _, status = a.predict(0, "160,30,190,70", 2, api_name="/add_box")
     assert "Object 2: box" in status
-    b.predict(0, 62, 88, "positive", 5, api_name="/add_point")
+    b.predict(0, 60, 42, "positive", 5, api_name="/add_point")
     _, status_a = a.predict(api_name="/track")
     _, status_b = b.predict(api_name="/track")
     assert "Tracked 2 object(s)" in status_a and "Tracked 1 object(s)" in status_b
@@ -102,7 +102,7 @@ def test_sessions_do_not_see_each_other(server, model_dir):
 def test_prompts_are_drawn_where_they_were_given(server, model_dir):
     c = client(server)
     c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
-    shown, _ = c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    shown, _ = c.predict(0, 60, 42, "positive", 1, api_name="/add_point")
     assert tuple(np.asarray(Image.open(shown))[88, 62]) == POSITIVE_COLOR
     shown, _ = c.predict(0, 100, 20, "negative", 1, api_name="/add_point")
     image = np.asarray(Image.open(shown))
@@ -137,7 +137,7 @@ def test_two_clicks_in_box_mode_add_a_box(model_dir):
 def test_a_click_while_tracking_waits_for_the_tracking(server, model_dir):
     c = client(server)
     c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
-    c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    c.predict(0, 60, 42, "positive", 1, api_name="/add_point")
     tracking = c.submit(api_name="/track")
     # Click only once the tracking runs (submitted together, the queue may start either first).
     deadline = time.time() + 60
@@ -180,7 +180,7 @@ def test_objects_beyond_the_limit_are_refused_by_clicks_and_boxes(server, model_
     monkeypatch.setattr(app, "MAX_OBJECTS", 1)
     c = client(server)
     c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
-    c.predict(0, 62, 88, "positive", 1, api_name="/add_point")
+    c.predict(0, 60, 42, "positive", 1, api_name="/add_point")
     for arguments, endpoint in (((0, 100, 20, "positive", 2), "/add_point"), ((0, "150,30,180,70", 2), "/add_box")):
         with pytest.raises(Exception, match="tracks up to 1 objects"):
             c.predict(*arguments, api_name=endpoint)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_hf import Sam2VideoModel
+from sam2_hf import Sam2VideoModel, VideoSession
 from sam2_hf.evaluation import interactive, next_click, score_davis_video, semi_supervised, simulate_clicks
 
 from ..conftest import make_objects_visible, tiny_config
@@ -53,7 +53,7 @@ def test_semi_supervised(model, video_and_labels):
 
 def test_interactive_clicks_follow_the_errors(model, video_and_labels):
     frames, labels = video_and_labels
-    with model.start_session(frames) as session:
+    with VideoSession(model, frames) as session:
         clicks = simulate_clicks(session, labels[0], num_clicks=3)
     assert set(clicks) == {1, 2}
     for obj, object_clicks in clicks.items():

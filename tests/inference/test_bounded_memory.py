@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_hf import Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VideoModel, Sam2VisionConfig
+from sam2_hf import Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VideoModel, Sam2VisionConfig, VideoSession
 
 from ..conftest import make_objects_visible
 
@@ -45,7 +45,7 @@ def test_memory_does_not_grow_with_stream_length():
         image_size=64,
     )
     model = make_objects_visible(Sam2VideoModel(config).eval())
-    session = model.start_session(_frames(), fill_hole_area=0)
+    session = VideoSession(model, _frames(), fill_hole_area=0)
     session.add_points(0, 1, [[20, 20]], [1])
     session.add_points(0, 2, [[50, 30]], [1])
     rss = {}

@@ -40,7 +40,7 @@ def track(session: VideoSession, **kwargs):
 
 
 def test_click_then_propagate(model, frames):
-    session = model.start_session(frames)
+    session = VideoSession(model, frames)
     first = session.add_points(0, 3, [[15, 20]], [1])
     assert first.frame_idx == 0 and first.object_ids == [3]
     assert first.mask_logits.shape == (1, H, W) and first.masks.dtype == torch.bool
@@ -59,7 +59,7 @@ def test_all_video_inputs_agree(model, frames, tmp_path):
         Image.fromarray(frame).save(folder / f"{t}.png")  # integer names sort numerically
     outputs = []
     for video in (frames, list(frames), torch.from_numpy(frames), folder, iter(list(frames))):
-        session = model.start_session(video)
+        session = VideoSession(model, video)
         session.add_points(0, 1, [[15, 20]], [1])
         outputs.append(torch.stack([r.mask_logits for r in track(session)]))
     for other in outputs[1:-1]:
@@ -79,7 +79,7 @@ def test_video_file_is_decoded_lazily(model, frames, tmp_path):
         for frame in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())
-    session = model.start_session(path)
+    session = VideoSession(model, path)
     assert session.num_frames == T and session.video_size == (H, W)
     decoded = [session.source.frame(t) for t in (7, 2, 3, 9, 0)]  # random access, backwards too
     sequential = [session.source.frame(t) for t in range(T)]
@@ -91,14 +91,14 @@ def test_video_file_is_decoded_lazily(model, frames, tmp_path):
 
 
 def test_objects_batched_equal_objects_alone(model, frames):
-    together = model.start_session(frames)
+    together = VideoSession(model, frames)
     together.add_points(0, 1, [[15, 20]], [1])
     together.add_box(0, 2, [30, 5, 60, 40])
     together.add_points(2, 3, [[50, 40], [10, 10]], [1, 0])  # prompted later: its own memory layout
     batched = track(together)
     for index, prompt in enumerate([("points", 0, 1, [[15, 20]], [1]), ("box", 0, 2, [30, 5, 60, 40]),
                                     ("points", 2, 3, [[50, 40], [10, 10]], [1, 0])]):
-        alone = model.start_session(frames)
+        alone = VideoSession(model, frames)
         if prompt[0] == "points":
             alone.add_points(prompt[1], prompt[2], prompt[3], prompt[4])
         else:
@@ -115,7 +115,7 @@ def test_objects_batched_equal_objects_alone(model, frames):
 
 
 def test_max_frames_start_and_reverse(model, frames):
-    session = model.start_session(frames)
+    session = VideoSession(model, frames)
     session.add_points(5, 1, [[15, 20]], [1])
     assert [r.frame_idx for r in track(session, max_frames=3)] == [5, 6, 7]
     assert [r.frame_idx for r in track(session, start_frame_idx=5, reverse=True)] == [5, 4, 3, 2, 1, 0]
@@ -123,7 +123,7 @@ def test_max_frames_start_and_reverse(model, frames):
 
 
 def test_mask_prompt_is_returned_as_is(model, frames):
-    session = model.start_session(frames)
+    session = VideoSession(model, frames)
     mask = np.zeros((H, W), bool)
     mask[10:30, 5:25] = True
     result = session.add_mask(0, 1, mask)
@@ -134,7 +134,7 @@ def test_mask_prompt_is_returned_as_is(model, frames):
 
 
 def test_remove_clear_and_reset(model, frames):
-    session = model.start_session(frames)
+    session = VideoSession(model, frames)
     session.add_points(0, 1, [[15, 20]], [1])
     session.add_points(0, 2, [[50, 40]], [1])
     session.remove_object(1)
@@ -151,7 +151,7 @@ def test_remove_clear_and_reset(model, frames):
 
 
 def test_an_object_added_while_tracking_joins_the_next_propagation(model, frames):
-    session = model.start_session(frames)
+    session = VideoSession(model, frames)
     session.add_points(0, 1, [[15, 20]], [1])
     results = []
     for result in session.propagate():
@@ -169,7 +169,7 @@ def test_an_object_added_while_tracking_joins_the_next_propagation(model, frames
 
 def test_corrections_as_conditioning_survive_retracking(model, frames):
     for as_conditioning in (False, True):
-        session = model.start_session(frames, corrections_as_conditioning=as_conditioning)
+        session = VideoSession(model, frames, corrections_as_conditioning=as_conditioning)
         session.add_points(0, 1, [[15, 20]], [1])
         first = {r.frame_idx: r for r in track(session)}
         corrected = session.add_points(4, 1, [[40, 30]], [0])
@@ -183,7 +183,7 @@ def test_corrections_as_conditioning_survive_retracking(model, frames):
 
 def test_live_stream(model):
     frames = make_frames(6)
-    session = model.start_session()  # no video: frames are pushed
+    session = VideoSession(model)  # no video: frames are pushed
     assert session.push_frame(frames[0]).object_ids == []
     session.add_points(0, 1, [[15, 20]], [1])
     results = [session.push_frame(frame) for frame in frames[1:]]
@@ -196,14 +196,14 @@ def test_live_stream(model):
     assert [r.frame_idx for r in session.propagate(start_frame_idx=3)] == [3, 4, 5, 6]
     for video in (frames, iter(list(frames))):  # frames from a file, an array or an iterator
         with pytest.raises(ValueError, match="push_frame is for live streams"):
-            model.start_session(video).push_frame(frames[0])
+            VideoSession(model, video).push_frame(frames[0])
 
 
 def test_iterator_with_unknown_length(model):
     def camera():
         yield from make_frames(7)
 
-    session = model.start_session(camera())
+    session = VideoSession(model, camera())
     assert session.num_frames is None
     session.add_points(0, 1, [[15, 20]], [1])
     assert [r.frame_idx for r in track(session)] == list(range(7))
@@ -229,7 +229,7 @@ def test_iterator_with_unknown_length(model):
     ],
 )
 def test_bad_input_leaves_the_session_usable(model, frames, call, message):
-    session = model.start_session(frames)
+    session = VideoSession(model, frames)
     with pytest.raises(ValueError, match=message):
         call(session)
     assert session.object_ids == []
@@ -248,21 +248,21 @@ def test_bad_videos(model, tmp_path):
                            (np.zeros((0, 4, 4, 3), np.uint8), "zero frames"), (iter([]), "zero frames"),
                            (np.zeros((4, 4, 3), np.uint8), r"\(T, H, W, 3\)")]:
         with pytest.raises(ValueError, match=message):
-            model.start_session(video)
+            VideoSession(model, video)
 
 
 def test_frame_of_another_size_in_a_folder(model, tmp_path):
     for t, frame in enumerate(make_frames(3)):
         Image.fromarray(frame).save(tmp_path / f"{t:05d}.jpg")
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "00003.jpg")
-    session = model.start_session(tmp_path)
+    session = VideoSession(model, tmp_path)
     session.add_points(0, 1, [[15, 20]], [1])
     with pytest.raises(ValueError, match="frame 3 is 20x20 but the video is 64x48"):
         track(session)
 
 
 def test_output_store_reads_past_frames_back(model, frames, tmp_path):
-    session = model.start_session(frames, output_store=tmp_path / "store")
+    session = VideoSession(model, frames, output_store=tmp_path / "store")
     session.add_points(0, 1, [[15, 20]], [1])
     session.add_box(0, 2, [30, 5, 60, 40])
     streamed = {r.frame_idx: r for r in track(session)}
@@ -274,7 +274,7 @@ def test_output_store_reads_past_frames_back(model, frames, tmp_path):
         assert (stored.masks == streamed[t].masks).float().mean() > 0.999
         torch.testing.assert_close(stored.mask_logits, streamed[t].mask_logits, rtol=1e-2, atol=1e-2)
     with pytest.raises(ValueError, match="output_store=FOLDER"):
-        model.start_session(frames).stored_result(0)
+        VideoSession(model, frames).stored_result(0)
     with pytest.raises(ValueError, match="no stored result for frame 99"):
         session.stored_result(99)
 
@@ -286,7 +286,7 @@ def test_bfloat16_session_agrees_with_float32(model, frames):
     off because it turns a flipped pixel into a jump of 0.1.)"""
     results = {}
     for dtype in (None, torch.bfloat16):
-        session = model.start_session(frames, dtype=dtype, fill_hole_area=0)
+        session = VideoSession(model, frames, dtype=dtype, fill_hole_area=0)
         session.add_points(0, 1, [[15, 20]], [1])
         session.add_box(0, 2, [30, 5, 60, 40])
         results[dtype] = track(session)
@@ -306,7 +306,7 @@ def test_compiled_session_tracks_like_the_eager_one(frames):
     compiled_model.load_state_dict(eager_model.state_dict())
     results = {}
     for name, model, compile in (("eager", eager_model, False), ("compiled", compiled_model, True)):
-        session = model.start_session(frames[:6], compile=compile, fill_hole_area=0)
+        session = VideoSession(model, frames[:6], compile=compile, fill_hole_area=0)
         session.add_points(0, 1, [[15, 20]], [1])
         session.add_box(0, 2, [30, 5, 60, 40])
         results[name] = track(session)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sam2_hf import Sam2Config, Sam2Model, Sam2VideoModel
+from sam2_hf import Sam2Config, Sam2MaskDecoderModel, Sam2MemoryModel, Sam2Model, Sam2VideoModel, Sam2VisionModel
 
 
 def test_video_model_takes_every_official_tensor(official_checkpoint):
@@ -28,6 +28,15 @@ def test_video_model_takes_every_official_tensor(official_checkpoint):
     for ours_key, official_key in pairs.items():
         assert torch.equal(ours[ours_key], reference[official_key]), ours_key
     assert sum(t.numel() for t in ours.values()) == sum(t.numel() for t in reference.values())
+
+
+@pytest.mark.parametrize("part_class", [Sam2VisionModel, Sam2MaskDecoderModel, Sam2MemoryModel])
+def test_each_part_takes_its_tensors_from_an_official_checkpoint(official_checkpoint, part_class):
+    """`Sam2VisionModel.from_pretrained("sam2.1_hiera_tiny.pt")` takes just the encoder's tensors."""
+    path = str(official_checkpoint[1])
+    whole = Sam2VideoModel.from_pretrained(path).state_dict()
+    part = part_class.from_pretrained(path).state_dict()
+    assert part and all(torch.equal(value, whole[key]) for key, value in part.items())
 
 
 def test_sam20_checkpoint_is_recognised(tmp_path):

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from sam2_hf import Sam2Config, Sam2VideoModel
+from sam2_hf import Sam2Config, Sam2VideoModel, VideoSession
 from sam2_hf.benchmark import mask_agreement
 
 LOGIT_TOLERANCE = 1e-4
@@ -133,7 +133,7 @@ def run_official(predictor, folder, actions):
 
 
 def run_ours(model, folder, actions, **options):
-    session = model.start_session(str(folder), fill_hole_area=0, **options)
+    session = VideoSession(model, str(folder), fill_hole_area=0, **options)
     results = []
     for kind, frame, obj, *payload in actions:
         if kind == "points":

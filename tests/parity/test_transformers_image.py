@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sam2_hf import Sam2Model, Sam2VideoModel
+from sam2_hf import Sam2MaskDecoderModel, Sam2MemoryModel, Sam2Model, Sam2VideoModel, Sam2VisionModel
 
 from .conftest import _randomize
 
@@ -71,6 +71,19 @@ def test_image_checkpoint_lacks_the_memory_modules(transformers_pair):
     _, _, folder = transformers_pair
     with pytest.raises(ValueError, match=r"missing keys: .*memory_attention"):
         Sam2VideoModel.from_pretrained(folder)
+
+
+@pytest.mark.parametrize("part_class", [Sam2VisionModel, Sam2MaskDecoderModel])
+def test_parts_load_from_transformers_format(transformers_pair, part_class):
+    _, ours, folder = transformers_pair
+    expected = part_class.view_of(ours).state_dict()
+    got = part_class.from_pretrained(folder).state_dict()
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in got)
+
+
+def test_memory_is_missing_from_an_image_checkpoint(transformers_pair):
+    with pytest.raises(ValueError, match=r"missing keys: .*memory_attention"):
+        Sam2MemoryModel.from_pretrained(transformers_pair[2])
 
 
 def _assert_close(got, expected):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import pipeline
 
-from sam2_hf import Sam2VideoModel, VideoMaskGenerationPipeline
+from sam2_hf import Sam2VideoModel, VideoMaskGenerationPipeline, VideoSession
 
 from ..conftest import make_objects_visible, tiny_config
 from ..inference.test_session import make_frames
@@ -51,10 +51,12 @@ def test_results_equal_the_session_driven_by_hand(pipe, model_dir):
     # direction="both": backwards from the first prompted frame (0 here, so just frame 0), then forward.
     assert [r["frame_idx"] for r in results] == list(range(8))
 
-    session = Sam2VideoModel.from_pretrained(model_dir).start_session(frames)
+    session = VideoSession(Sam2VideoModel.from_pretrained(model_dir), frames, corrections_as_conditioning=True)
     session.add_points(0, 1, [[20, 25]], [1])
     session.add_box(2, 2, [30, 5, 60, 40])
-    for result, by_hand in zip(results, session.propagate()):
+    by_hand = [*session.propagate(reverse=True), *list(session.propagate())[1:]]
+    assert len(by_hand) == len(results)
+    for result, by_hand in zip(results, by_hand):
         assert result["object_ids"] == by_hand.object_ids == [1, 2]
         assert isinstance(result["masks"], np.ndarray) and result["masks"].dtype == bool
         assert np.array_equal(result["masks"], by_hand.masks.numpy())

@@ -18,7 +18,7 @@ import pytest
 import torch
 import yaml
 
-from sam2_hf import Sam2VideoModel
+from sam2_hf import Sam2VideoModel, VideoSession
 from sam2_hf.data import load_sav, write_sav_dataset
 from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig
@@ -290,7 +290,7 @@ def test_training_after_tracking_in_the_same_process(sav):
     model = Sam2VideoModel(config)
     clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=3)[0]
     frames = (clip["pixel_values"].permute(0, 2, 3, 1).clamp(-2, 2) * 50 + 128).to(torch.uint8).numpy()
-    with model.start_session(frames) as session:
+    with VideoSession(model, frames) as session:
         session.add_points(0, 1, [[64, 64]], [1])
         list(session.propagate())
     loss = ClipTrainingModel(model.train())(clip["pixel_values"], clip["targets"], clip["seed"])["loss"]

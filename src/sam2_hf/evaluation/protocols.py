@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..inference.session import VideoSession
 from .clicks import next_click
 
 
@@ -41,7 +42,7 @@ def semi_supervised(model, video: Any, first_frame_labels: np.ndarray, **session
     """Track the objects of ``first_frame_labels`` (an ``(H, W)`` id map of frame 0) through
     ``video`` from their masks; returns the predicted ``(T, H, W)`` id maps."""
     options = {"non_overlap_masks": True, **session_options}
-    with model.start_session(video, **options) as session:
+    with VideoSession(model, video, **options) as session:
         for obj in _object_ids(first_frame_labels):
             session.add_mask(0, obj, first_frame_labels == obj)
         return _label_maps(session)
@@ -73,7 +74,7 @@ def interactive(model, video: Any, first_frame_labels: np.ndarray, num_clicks: t
     per object on frame 0 (each budget starts from a clean session)."""
     options = {"non_overlap_masks": True, **session_options}
     predictions = {}
-    with model.start_session(video, **options) as session:
+    with VideoSession(model, video, **options) as session:
         for budget in num_clicks:
             session.reset()
             simulate_clicks(session, first_frame_labels, budget)

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ..modeling.video_model import NO_OBJECT_SCORE, Sam2FrameFeatures, Sam2MemoryTokens, Sam2VideoModel
+from ..modeling.outputs import Sam2FrameFeatures, Sam2MemoryTokens
+from ..modeling.video_model import NO_OBJECT_SCORE, Sam2VideoModel
 from ..processing.image_processor import Sam2ImageProcessor
 from ..processing.video_reader import StreamSource, open_video
 from .memory_bank import FrameMemory, ObjectMemoryBank, select_object_pointers, select_spatial_memories
@@ -74,7 +75,7 @@ class _TrackedObject:
 class VideoSession:
     """Interactive, streaming segmentation of objects in one video.
 
-    Create it with :meth:`Sam2VideoModel.start_session`. Prompts (:meth:`add_points`,
+    Open it as ``VideoSession(model, video)``. Prompts (:meth:`add_points`,
     :meth:`add_box`, :meth:`add_mask`) may come for any object on any frame at any time;
     :meth:`propagate` yields one :class:`FrameResult` per frame; :meth:`push_frame` feeds a live
     stream frame by frame.

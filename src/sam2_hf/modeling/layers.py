@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .attention_kernels import scaled_dot_product_attention
@@ -127,3 +127,15 @@ def sine_position_encoding(
     pos_y = encode(y)[:, None, :].expand(height, width, half)
     pos_x = encode(x)[None, :, :].expand(height, width, half)
     return torch.cat((pos_y, pos_x), dim=2).permute(2, 0, 1)
+
+
+@lru_cache(maxsize=8)
+def _cached_sine_position_encoding(num_channels: int, height: int, width: int, device: str) -> torch.Tensor:
+    with torch.inference_mode(False):  # usable by autograd even when first made while tracking
+        return sine_position_encoding(num_channels, height, width, device=torch.device(device))[None]
+
+
+def feature_map_position_encoding(num_channels: int, height: int, width: int, device: torch.device) -> torch.Tensor:
+    """:func:`sine_position_encoding` of a feature grid as ``(1, C, H, W)``, computed once per
+    shape and device (it depends on nothing else)."""
+    return _cached_sine_position_encoding(num_channels, height, width, str(device))

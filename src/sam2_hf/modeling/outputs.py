@@ -9,6 +9,21 @@ from transformers.utils import ModelOutput
 
 
 @dataclass
+class Sam2VisionOutput(ModelOutput):
+    """Output of :class:`~sam2_hf.Sam2VisionModel`: what the rest of SAM 2 needs from an image.
+
+    Args:
+        feature_maps: the FPN levels ``(B, C, h_i, w_i)``, highest resolution first (strides 4,
+            8 and 16 for the released models); :class:`~sam2_hf.Sam2MaskDecoderModel` decodes
+            prompts from them.
+        position_encodings: the sine position encoding of each level ``(1, C, h_i, w_i)``.
+    """
+
+    feature_maps: tuple[torch.Tensor, ...] | None = None
+    position_encodings: tuple[torch.Tensor, ...] | None = None
+
+
+@dataclass
 class Sam2ImageFeatures(ModelOutput):
     """Everything the heads need from one image, computed once and reusable for many prompts.
 
@@ -37,3 +52,28 @@ class Sam2ImageSegmentationOutput(ModelOutput):
     iou_scores: torch.Tensor | None = None
     object_score_logits: torch.Tensor | None = None
     image_features: Sam2ImageFeatures | None = None
+
+
+@dataclass
+class Sam2FrameFeatures:
+    """Image features of one video frame, repeated (as views) for each of ``N`` objects."""
+
+    image_embeddings: torch.Tensor  # (N, C, h, w), without any memory conditioning
+    high_res_features: tuple[torch.Tensor, ...]  # projected stride-4 and stride-8 levels
+    position_encoding: torch.Tensor  # (1, C, h, w)
+
+    def expand(self, num_objects: int) -> "Sam2FrameFeatures":
+        return Sam2FrameFeatures(
+            self.image_embeddings.expand(num_objects, -1, -1, -1),
+            tuple(level.expand(num_objects, -1, -1, -1) for level in self.high_res_features),
+            self.position_encoding,
+        )
+
+
+@dataclass
+class Sam2MemoryTokens:
+    """What a batch of objects attends to: spatial memories then object-pointer tokens."""
+
+    tokens: torch.Tensor  # (N, M, D)
+    position: torch.Tensor  # (N, M, D)
+    num_pointer_tokens: int

@@ -1,4 +1,5 @@
-"""The shared ``PreTrainedModel`` base: weight init and loading of all three checkpoint layouts."""
+"""The shared ``PreTrainedModel`` bases: weight init and loading of all three checkpoint layouts,
+for the whole models and for their parts."""
 
 from __future__ import annotations
 
@@ -10,13 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 from huggingface_hub import hf_hub_download
 from safetensors.torch import load_file
 from transformers import PreTrainedModel
 from transformers import initialization as init
 
-from ..configuration import MODEL_TYPE, Sam2Config
+from ..configuration import MODEL_TYPE, Sam2Config, Sam2MemoryConfig
 from ..convert import infer_config, official_to_ours, transformers_to_ours
+from ..model_card import write_part_card
 from .layers import LayerNorm2d
 from .prompt_encoder import RandomFourierPositionEncoding
 
@@ -59,7 +62,8 @@ class Sam2PreTrainedModel(PreTrainedModel):
             if name in ("pos_embed", "pos_embed_window"):
                 init.trunc_normal_(param, std=0.02)
             elif name == "layer_scale":
-                init.constant_(param, self.config.memory_config.layer_scale_init_value)
+                memory = self.config if isinstance(self.config, Sam2MemoryConfig) else self.config.memory_config
+                init.constant_(param, memory.layer_scale_init_value)
             elif param.ndim > 1 and not isinstance(module, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d, torch.nn.Embedding)):
                 # Free embeddings of the model itself (no-memory embedding, temporal encodings...).
                 init.trunc_normal_(param, std=0.02)
@@ -95,10 +99,14 @@ class Sam2PreTrainedModel(PreTrainedModel):
         if model_type in TRANSFORMERS_MODEL_TYPES:
             state_dict = _load_safetensors(source, hub_kwargs)
             return cls._from_converted_state_dict(transformers_to_ours(state_dict), **kwargs)
-        if model_type != MODEL_TYPE:
+        own_type = cls.config_class.model_type
+        if model_type == MODEL_TYPE and own_type != MODEL_TYPE:  # a part, from a whole model's folder
+            state_dict = _load_safetensors(source, hub_kwargs)
+            return cls._from_converted_state_dict(state_dict, Sam2Config.from_json_file(config_file), **kwargs)
+        if model_type != own_type:
             raise ValueError(
-                f"{source} holds a {model_type!r} model; expected {MODEL_TYPE!r} or transformers' "
-                f"{' / '.join(TRANSFORMERS_MODEL_TYPES)}"
+                f"{source} holds a {model_type!r} model; {cls.__name__} loads {' / '.join(dict.fromkeys([own_type, MODEL_TYPE]))} "
+                f"or transformers' {' / '.join(TRANSFORMERS_MODEL_TYPES)}"
             )
         kwargs.setdefault("dtype", kwargs.pop("torch_dtype", None) or "float32")
         try:
@@ -118,8 +126,12 @@ class Sam2PreTrainedModel(PreTrainedModel):
         dict already in our key layout, strictly."""
         dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))
         config = config if config is not None else infer_config(state_dict)
+        if isinstance(config, Sam2Config):
+            config = cls.config_from_whole(config)
         model = cls(config)
         expected = model.state_dict()
+        if isinstance(model, Sam2PartModel):  # the rest of the whole model's tensors are not ours
+            state_dict = {k: v for k, v in state_dict.items() if k in expected}
         ignored = [k for k in state_dict if k not in expected and cls._is_ignorable(k)]
         for key in ignored:
             state_dict.pop(key)
@@ -139,6 +151,63 @@ class Sam2PreTrainedModel(PreTrainedModel):
     @classmethod
     def _is_ignorable(cls, key: str) -> bool:
         return any(re.search(pattern, key) for pattern in cls._keys_to_ignore_on_load_unexpected or [])
+
+    @classmethod
+    def config_from_whole(cls, config: Sam2Config):
+        """The config this class is built from, out of a whole model's (the same, for a whole model)."""
+        return config
+
+
+class Sam2PartModel(Sam2PreTrainedModel):
+    """One part of SAM 2 (vision model, memory or mask decoder) as a model of its own.
+
+    A part's tensors carry the names they have in the whole model, so a part loads from every
+    checkpoint the whole model loads from (taking its own tensors), saves a folder that loads
+    alone, and the whole models are built from the parts' components (:meth:`build_components`).
+    """
+
+    config_key: str  # where a Sam2Config keeps this part's config
+    description: str  # what the part is, for its model card
+
+    def __init__(self, config) -> None:
+        super().__init__(config)
+        for name, component in self.build_components(config).items():
+            setattr(self, name, component)
+        self.post_init()
+
+    @staticmethod
+    def build_components(config) -> dict[str, nn.Module | nn.Parameter]:
+        """The part's modules and loose parameters, by the names they have in the whole model."""
+        raise NotImplementedError
+
+    @classmethod
+    def config_from_whole(cls, config: Sam2Config):
+        return getattr(config, cls.config_key)
+
+    @classmethod
+    def view_of(cls, model: Sam2PreTrainedModel) -> "Sam2PartModel":
+        """This part of a whole model, sharing its tensors: train, save or count it on its own."""
+        with torch.device("meta"):  # nothing allocated: every component is the whole model's
+            part = cls(cls.config_from_whole(model.config))
+        for name in part.component_names():
+            setattr(part, name, getattr(model, name))
+        return part.train(model.training)
+
+    def component_names(self) -> list[str]:
+        return [*self._modules, *self._parameters]
+
+    def save_pretrained(self, save_directory: str | os.PathLike, *args: Any, **kwargs: Any) -> None:
+        """``PreTrainedModel.save_pretrained``, plus a model card naming the part."""
+        super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            write_part_card(save_directory, type(self).__name__, self.description, self.num_parameters())
+
+
+def adopt_components(model: nn.Module, parts: list[Sam2PartModel]) -> None:
+    """Make the parts' components the model's own, under the same names (no copy)."""
+    for part in parts:
+        for name in part.component_names():
+            setattr(model, name, getattr(part, name))
 
 
 def _check_keys(cls: type, missing: list[str], unexpected: list[str], wrong_shape: list[str], source: str) -> None:

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from ..configuration import Sam2Config
-from .mask_decoder import Sam2MaskDecoder
+from .mask_decoder_model import PromptDecoding, Sam2MaskDecoderModel
 from .outputs import Sam2ImageFeatures, Sam2ImageSegmentationOutput
-from .pretrained import Sam2PreTrainedModel
-from .prompt_encoder import BOX_BOTTOM_RIGHT, BOX_TOP_LEFT, PADDING, Sam2PromptEncoder
-from .vision_encoder import Sam2VisionEncoder
-
-_VALID_LABELS = (PADDING, 0, 1, BOX_TOP_LEFT, BOX_BOTTOM_RIGHT)
+from .pretrained import Sam2PreTrainedModel, adopt_components
+from .vision_encoder import Sam2VisionModel
 
 
-class Sam2Model(Sam2PreTrainedModel):
-    """Image encoder + prompt encoder + mask decoder.
+class Sam2Model(PromptDecoding, Sam2PreTrainedModel):
+    """Image encoder + prompt encoder + mask decoder, built from :class:`~sam2_hf.Sam2VisionModel`
+    and :class:`~sam2_hf.Sam2MaskDecoderModel` (their tensors keep their names here).
 
     Loading a video checkpoint into this class keeps the image part and skips the memory modules.
     """
 
+    part_classes: tuple[type, ...] = (Sam2VisionModel, Sam2MaskDecoderModel)
     # Tensors of the video model that the image model does not use.
     _keys_to_ignore_on_load_unexpected = [
         r"^memory_attention\.", r"^memory_encoder\.", r"^mask_prompt_downsample\.", r"^object_pointer_proj\.",
@@ -30,25 +28,49 @@ class Sam2Model(Sam2PreTrainedModel):
 
     def __init__(self, config: Sam2Config) -> None:
         super().__init__(config)
-        hidden = config.mask_decoder_config.hidden_size
-        if config.vision_config.fpn_hidden_size != hidden:
+        if config.vision_config.fpn_hidden_size != config.mask_decoder_config.hidden_size:
             raise ValueError("the FPN width must equal the mask decoder width")
-        self.vision_encoder = Sam2VisionEncoder(config.vision_config)
-        self.prompt_encoder = Sam2PromptEncoder(config.mask_decoder_config, config.image_size, config.image_embedding_size)
-        self.mask_decoder = Sam2MaskDecoder(config.mask_decoder_config)
-        # Added to single-image features in place of memory conditioning (as for a video's first frame).
-        self.no_memory_embedding = nn.Parameter(torch.zeros(1, 1, hidden))
+        for part in self.part_classes:
+            for name, component in part.build_components(part.config_from_whole(config)).items():
+                setattr(self, name, component)
         self.post_init()
+
+    @classmethod
+    def from_parts(cls, *parts):
+        """The whole model from one of each of its parts (``Sam2VisionModel``,
+        ``Sam2MaskDecoderModel`` and, for the video model, ``Sam2MemoryModel``), sharing their
+        tensors: e.g. a decoder fine-tuned elsewhere on the vision model of a checkpoint.
+
+        Raises:
+            ValueError: when a part is missing or the parts are of different sizes (naming both).
+        """
+        by_class = {type(part): part for part in parts}
+        wanted = [part_class.__name__ for part_class in cls.part_classes]
+        if len(parts) != len(cls.part_classes) or set(by_class) != set(cls.part_classes):
+            raise ValueError(f"{cls.__name__}.from_parts takes one each of {', '.join(wanted)}; "
+                             f"got {', '.join(type(part).__name__ for part in parts)}")
+        config = Sam2Config.from_parts(**{part_class.config_key: by_class[part_class].config for part_class in cls.part_classes})
+        with torch.device("meta"):  # nothing allocated: every component comes from the parts
+            model = cls(config)
+        adopt_components(model, [by_class[part_class] for part_class in cls.part_classes])
+        return model.train(by_class[cls.part_classes[0]].training)
+
+    @property
+    def vision_model(self) -> Sam2VisionModel:
+        """The image encoder as a :class:`~sam2_hf.Sam2VisionModel` sharing this model's tensors."""
+        return Sam2VisionModel.view_of(self)
+
+    @property
+    def mask_decoder_model(self) -> Sam2MaskDecoderModel:
+        """Prompt encoder + mask decoder as a :class:`~sam2_hf.Sam2MaskDecoderModel` sharing this model's tensors."""
+        return Sam2MaskDecoderModel.view_of(self)
 
     def get_image_features(self, pixel_values: torch.Tensor) -> Sam2ImageFeatures:
         """Encode preprocessed images ``(B, 3, S, S)`` once; decode any number of prompts from it."""
         expected = (3, self.config.image_size, self.config.image_size)
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
             raise ValueError(f"pixel_values must have shape (batch, {', '.join(map(str, expected))}), got {tuple(pixel_values.shape)}")
-        levels = self.vision_encoder(pixel_values.to(self.device, self.dtype))
-        image_embeddings = levels[-1] + self.no_memory_embedding.reshape(1, -1, 1, 1)
-        high_res = tuple(self.mask_decoder.project_high_res_features(levels))
-        return Sam2ImageFeatures(image_embeddings=image_embeddings, high_res_features=high_res)
+        return self.image_features_from(self.vision_encoder(pixel_values.to(self.device, self.dtype)))
 
     def forward(
         self,
@@ -76,84 +98,4 @@ class Sam2Model(Sam2PreTrainedModel):
             if pixel_values is None:
                 raise ValueError("give pixel_values or image_features")
             image_features = self.get_image_features(pixel_values)
-        batch = image_features.image_embeddings.shape[0]
-        coords, labels, masks, num_objects = self._prepare_prompts(batch, input_points, input_labels, input_boxes, input_masks)
-
-        # One decoder row per (image, object); features are shared by the objects of an image.
-        rows = torch.arange(batch, device=image_features.image_embeddings.device).repeat_interleave(num_objects)
-        sparse, dense = self.prompt_encoder(coords, labels, masks, batch_size=batch * num_objects)
-        decoded = self.mask_decoder(
-            image_embeddings=image_features.image_embeddings[rows],
-            image_pe=self.prompt_encoder.dense_position_encoding().to(self.dtype),
-            sparse_embeddings=sparse,
-            dense_embeddings=dense.to(self.dtype),
-            multimask_output=multimask_output,
-            high_res_features=[level[rows] for level in image_features.high_res_features],
-        )
-        return Sam2ImageSegmentationOutput(
-            pred_masks=decoded.masks.unflatten(0, (batch, num_objects)),
-            iou_scores=decoded.iou_scores.unflatten(0, (batch, num_objects)),
-            object_score_logits=decoded.object_score_logits.unflatten(0, (batch, num_objects)),
-            image_features=image_features,
-        )
-
-    def _prepare_prompts(
-        self,
-        batch: int,
-        points: torch.Tensor | None,
-        labels: torch.Tensor | None,
-        boxes: torch.Tensor | None,
-        masks: torch.Tensor | None,
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, int]:
-        """Check the prompts and flatten them to one row per object; boxes become two labelled
-        corner points placed before the clicks."""
-        if points is None and boxes is None and masks is None:
-            raise ValueError("no prompt given: pass input_points (with input_labels), input_boxes or input_masks")
-        if (points is None) != (labels is None):
-            raise ValueError("input_points and input_labels must be given together")
-        num_objects = None
-        device = self.no_memory_embedding.device
-        coord_parts, label_parts = [], []
-        if boxes is not None:
-            boxes = torch.as_tensor(boxes, dtype=torch.float32, device=device)
-            if boxes.ndim != 3 or boxes.shape[0] != batch or boxes.shape[-1] != 4:
-                raise ValueError(f"input_boxes must have shape ({batch}, objects, 4), got {tuple(boxes.shape)}")
-            _check_finite(boxes, "input_boxes")
-            num_objects = boxes.shape[1]
-            coord_parts.append(boxes.reshape(-1, 2, 2))
-            label_parts.append(torch.tensor([[BOX_TOP_LEFT, BOX_BOTTOM_RIGHT]], device=device).expand(boxes.shape[0] * num_objects, 2))
-        if points is not None:
-            points = torch.as_tensor(points, dtype=torch.float32, device=device)
-            labels = torch.as_tensor(labels, device=device).long()
-            if points.ndim != 4 or points.shape[0] != batch or points.shape[-1] != 2:
-                raise ValueError(f"input_points must have shape ({batch}, objects, points, 2), got {tuple(points.shape)}")
-            if labels.shape != points.shape[:-1]:
-                raise ValueError(f"input_labels must have shape {tuple(points.shape[:-1])}, got {tuple(labels.shape)}")
-            _check_finite(points, "input_points")
-            if not torch.isin(labels, torch.tensor(_VALID_LABELS, device=device)).all():
-                raise ValueError(f"input_labels must be 1 (positive), 0 (negative) or -1 (padding); got {labels.unique().tolist()}")
-            if num_objects is not None and points.shape[1] != num_objects:
-                raise ValueError(f"{points.shape[1]} objects have points but {num_objects} have boxes")
-            num_objects = points.shape[1]
-            coord_parts.append(points.flatten(0, 1))
-            label_parts.append(labels.flatten(0, 1))
-        if masks is not None:
-            size = self.prompt_encoder.mask_input_size
-            masks = torch.as_tensor(masks, device=device)
-            if masks.ndim != 4 or masks.shape[0] != batch or tuple(masks.shape[-2:]) != (size, size):
-                raise ValueError(f"input_masks must have shape ({batch}, objects, {size}, {size}), got {tuple(masks.shape)}")
-            _check_finite(masks, "input_masks")
-            if num_objects is not None and masks.shape[1] != num_objects:
-                raise ValueError(f"{masks.shape[1]} objects have masks but {num_objects} have points or boxes")
-            num_objects = masks.shape[1]
-            masks = masks.flatten(0, 1).unsqueeze(1).to(self.dtype)
-        if num_objects == 0:
-            raise ValueError("the prompts describe zero objects")
-        coords = torch.cat(coord_parts, dim=1) if coord_parts else None
-        labels = torch.cat(label_parts, dim=1) if label_parts else None
-        return coords, labels, masks, num_objects
-
-
-def _check_finite(tensor: torch.Tensor, name: str) -> None:
-    if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        return self.decode_prompts(image_features, input_points, input_labels, input_boxes, input_masks, multimask_output)

@@ -1,4 +1,5 @@
-"""The image encoder: Hiera trunk + FPN neck, giving the three feature levels SAM 2 uses."""
+"""The image encoder: Hiera trunk + FPN neck, giving the three feature levels SAM 2 uses; and
+:class:`Sam2VisionModel`, the same as a model of its own."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from torch import nn
 
 from ..configuration import Sam2VisionConfig
 from .hiera import Hiera
+from .layers import feature_map_position_encoding
+from .outputs import Sam2VisionOutput
+from .pretrained import Sam2PartModel
 
 
 class FpnNeck(nn.Module):
@@ -53,3 +57,26 @@ class Sam2VisionEncoder(nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         return self.neck(self.trunk(pixel_values))[: self.num_feature_levels]
+
+
+class Sam2VisionModel(Sam2PartModel):
+    """SAM 2's image encoder (Hiera + FPN neck) alone: multi-scale features and their position
+    encodings. Encode images once (over a data set, say) and decode prompts from the features
+    with :class:`~sam2_hf.Sam2MaskDecoderModel`; freeze it while fine-tuning the rest."""
+
+    config_class = Sam2VisionConfig
+    config_key = "vision_config"
+    description = "The image encoder (Hiera trunk and FPN neck)"
+
+    @staticmethod
+    def build_components(config: Sam2VisionConfig) -> dict[str, nn.Module]:
+        return {"vision_encoder": Sam2VisionEncoder(config)}
+
+    def forward(self, pixel_values: torch.Tensor, **kwargs) -> Sam2VisionOutput:
+        """Features of preprocessed images ``(B, 3, S, S)`` (from :class:`~sam2_hf.Sam2Processor`)."""
+        if pixel_values.ndim != 4 or pixel_values.shape[1] != 3:
+            raise ValueError(f"pixel_values must have shape (batch, 3, size, size), got {tuple(pixel_values.shape)}")
+        levels = self.vision_encoder(pixel_values.to(self.device, self.dtype))
+        positions = tuple(feature_map_position_encoding(level.shape[1], *level.shape[-2:], level.device).to(level.dtype)
+                          for level in levels)
+        return Sam2VisionOutput(feature_maps=tuple(levels), position_encodings=positions)

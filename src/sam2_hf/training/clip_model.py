@@ -25,7 +25,8 @@ from torch import nn
 
 from ..inference.memory_bank import select_object_pointers, select_spatial_memories
 from ..modeling.layers import sine_position_encoding
-from ..modeling.video_model import Sam2FrameFeatures, Sam2TrackStepOutput, Sam2VideoModel
+from ..modeling.outputs import Sam2FrameFeatures
+from ..modeling.video_model import Sam2TrackStepOutput, Sam2VideoModel
 from .losses import LossWeights, frame_loss
 from .prompts import PromptMix, correction_clicks, first_frame_points
 
