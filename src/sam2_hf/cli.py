@@ -13,7 +13,6 @@ import argparse
 import json
 import logging
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -151,29 +150,31 @@ def auto(args: argparse.Namespace) -> None:
 
 
 def _run_video_job(args: argparse.Namespace, prompts: list[dict] | None, masklet_type: str, **options) -> None:
-    """Track with the pipeline and write masks/, masklets.json and overlay.mp4 while streaming.
-    Everything goes to a hidden folder first, renamed to ``--output`` only once complete."""
-    from .outputs import write_video_outputs
+    """Track with the pipeline and write masks/, masklets.json and overlay.mp4 while streaming;
+    ``--output`` appears only once complete."""
+    from .annotate import write_tracked_video
     from .pipelines import VideoMaskGenerationPipeline
 
-    model = load_model(args.model, Sam2VideoModel)
-    pipe = VideoMaskGenerationPipeline(model=model, device=_device(args))
-    results = pipe(args.video, prompts=prompts, dtype=_dtype(args.dtype), compile=args.compile, max_frames=args.max_frames,
-                   **options)
+    pipe = VideoMaskGenerationPipeline(model=load_model(args.model, Sam2VideoModel), device=_device(args))
     output = Path(args.output)
-    partial = output.parent / f".{output.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        with pipe.session as session:
-            prompted = [(frame, obj) for obj, frames in session.prompted_frames().items() for frame in frames]
-            num_frames = write_video_outputs(results, partial, session.source, Path(str(args.video)).stem, masklet_type,
-                                             prompted, png_layout=args.png_layout)
-        shutil.rmtree(output, ignore_errors=True)
-        partial.rename(output)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    print(f"tracked {len(session.object_ids)} object(s) through {num_frames} frames; masks in {output / 'masks'}, "
+    num_frames, num_objects = write_tracked_video(
+        pipe, args.video, output, prompts, masklet_type, png_layout=args.png_layout, dtype=_dtype(args.dtype),
+        compile=args.compile, max_frames=args.max_frames, **options)
+    print(f"tracked {num_objects} object(s) through {num_frames} frames; masks in {output / 'masks'}, "
           f"masklets in {output / 'masklets.json'}, overlay in {output / 'overlay.mp4'}")
+
+
+def annotate_command(args: argparse.Namespace) -> None:
+    from .annotate import annotate
+
+    summary = annotate(args.input, args.output, args.prompts, args.model, args.points_per_side, args.overlay,
+                       args.png_layout, _dtype(args.dtype), args.max_frames)
+    if "done" in summary:  # the main process
+        print(f"{summary['done']} video(s) done, {summary['failed']} failed, {summary['skipped']} skipped (done before); "
+              f"{summary['frames']} frames at {summary['frames_per_second']} frames/s on {summary['processes']} "
+              f"process(es); manifest and summary in {args.output}")
+        for video, error in summary["failures"].items():
+            print(f"  failed: {video}: {error}", file=sys.stderr)
 
 
 def demo_command(args: argparse.Namespace) -> None:
@@ -274,6 +275,25 @@ def build_parser() -> argparse.ArgumentParser:
     au.add_argument("--box-nms-thresh", type=float, default=0.7, help="box IoU for duplicate removal (default: %(default)s)")
     au.add_argument("--max-objects", type=int, default=32, help="track at most this many objects (default: %(default)s)")
     au.set_defaults(run=auto)
+
+    an = commands.add_parser("annotate", help="annotate a folder of videos or a dataset, on one or many processes",
+                             description="Track every video of INPUT (video files and frame folders, or an SA-V / "
+                             "DAVIS dataset) from the clicks, boxes and masks of --prompts, or automatically without, "
+                             "writing what `track` writes into OUTPUT/<video>/. Runs on all the processes of "
+                             "`accelerate launch -m sam2_hf.cli annotate ...`; OUTPUT/manifest.jsonl records each "
+                             "finished video, and running again skips the done ones. OUTPUT/summary.json ends the run.")
+    an.add_argument("input", help="folder of videos / frame folders, or a dataset in SA-V or DAVIS layout")
+    an.add_argument("--output", required=True, help="folder for one output folder per video, the manifest and the summary")
+    an.add_argument("--prompts", help="JSON file: {video_id: [{frame, object_id, points + labels | box | mask}, ...]}; "
+                    "without it, every object is found automatically on frame 0")
+    an.add_argument("--points-per-side", type=int, default=16, help="automatic mode: grid of N x N clicks (default: %(default)s)")
+    an.add_argument("--model", help="model folder, Hub id or official .pt (default: the shipped sam2-hf-synthetic-small)")
+    an.add_argument("--overlay", action="store_true", help="also write each video's overlay.mp4")
+    an.add_argument("--max-frames", type=int, help="track at most this many frames in each direction")
+    an.add_argument("--png-layout", choices=["davis", "sav"], default="davis", help="as for `track` (default: %(default)s)")
+    an.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
+                    help="compute dtype under autocast (default: %(default)s)")
+    an.set_defaults(run=annotate_command)
 
     ev = commands.add_parser("evaluate", help="J&F of predicted masks against ground truth (DAVIS / SA-V layouts)",
                              description="Score every video folder of GT_DIR against PRED_DIR. A video folder of PNG "

@@ -4,7 +4,8 @@ The model is stateless. One tracked frame is three calls, each on a batch of ``N
 
 1. :meth:`Sam2VideoModel.encode_frame` once per frame (shared by all objects);
 2. :meth:`Sam2VideoModel.track_step` with the memories the caller chose for these objects
-   (:meth:`build_memory` turns past frames' memories and object pointers into attention tokens),
+   (:meth:`build_memory` turns past frames' memories and object pointers into attention tokens;
+   it and :meth:`encode_memory` are the memory's own steps, shared with :class:`Sam2MemoryModel`),
    returning masks, scores and the object pointer;
 3. :meth:`Sam2VideoModel.encode_memory` to turn the frame's mask into a memory for later frames.
 
@@ -83,9 +84,7 @@ class Sam2VideoModel(MemorySteps, Sam2Model):
         position = feature_map_position_encoding(embeddings.shape[1], *embeddings.shape[-2:], embeddings.device).to(embeddings.dtype)
         return Sam2FrameFeatures(embeddings, tuple(self.mask_decoder.project_high_res_features(levels)), position)
 
-    # -- 2. the memories it attends to ------------------------------------------------------
-
-    # build_memory: see MemorySteps
+    # -- 2. the memories it attends to: build_memory, from MemorySteps -----------------------
 
     # -- 3. the step -----------------------------------------------------------------------
 
@@ -199,6 +198,4 @@ class Sam2VideoModel(MemorySteps, Sam2Model):
         size = self.config.image_size
         return F.interpolate(low_res, size=(size, size), mode="bilinear", align_corners=False)
 
-    # -- 4. the new memory -----------------------------------------------------------------------
-
-    # encode_memory: see MemorySteps
+    # -- 4. the new memory: encode_memory, from MemorySteps --------------------------------------

@@ -111,10 +111,10 @@ def _unpack(result: dict) -> dict:
 
 
 def write_video_outputs(results: Iterable[dict], folder: Path, source, video_id: str, masklet_type: str,
-                        prompted: Iterable[tuple[int, int]] = (), png_layout: str = "davis") -> int:
+                        prompted: Iterable[tuple[int, int]] = (), png_layout: str = "davis", overlay: bool = True) -> int:
     """Stream pipeline results into ``folder``: ``masks/`` (``png_layout`` "davis": one indexed
     PNG per frame; "sav": one binary PNG per object and frame), ``masklets.json`` (SA-V style
-    RLE) and ``overlay.mp4``. Returns the number of frames written."""
+    RLE) and, with ``overlay``, ``overlay.mp4``. Returns the number of frames written."""
     from .masklets import MaskletJsonWriter
 
     if png_layout not in ("davis", "sav"):
@@ -124,15 +124,17 @@ def write_video_outputs(results: Iterable[dict], folder: Path, source, video_id:
                                  getattr(source, "fps", None), masklet_type)
     for frame_idx, object_id in prompted:
         masklets.mark_prompted(frame_idx, object_id)
-    overlay = OverlayVideoWriter(folder / "overlay.mp4", getattr(source, "fps", None) or 24, source.width, source.height)
+    video = OverlayVideoWriter(folder / "overlay.mp4", getattr(source, "fps", None) or 24, source.width, source.height) if overlay else None
     count = 0
     try:
         for result in in_frame_order(results):
             png.write(result["frame_idx"], result["masks"], result["object_ids"])
             masklets.write(result["frame_idx"], result["masks"], result["object_ids"])
-            overlay.write(source.frame(result["frame_idx"]), result["masks"], result["object_ids"])
+            if video is not None:
+                video.write(source.frame(result["frame_idx"]), result["masks"], result["object_ids"])
             count += 1
     finally:
-        overlay.close()
+        if video is not None:
+            video.close()
     masklets.close()
     return count
