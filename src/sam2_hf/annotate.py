@@ -102,10 +102,14 @@ def read_prompts(path: str | Path) -> dict[str, list[dict]]:
 
 
 def write_tracked_video(pipe: VideoMaskGenerationPipeline, video: Any, output: Path, prompts: list[dict] | None,
-                        masklet_type: str, png_layout: str = "davis", overlay: bool = True, **options: Any) -> tuple[int, int]:
+                        masklet_type: str, png_layout: str = "davis", overlay: bool = True, overwrite: bool = False,
+                        **options: Any) -> tuple[int, int]:
     """Track ``video`` with ``pipe`` and write ``output/`` (masks/, masklets.json and, with
     ``overlay``, overlay.mp4) while streaming. Everything goes to a hidden folder first, renamed
-    to ``output`` only once complete. Returns the frames and objects written."""
+    to ``output`` only once complete, so an interrupted run leaves an earlier output intact; an
+    existing ``output`` is replaced only with ``overwrite``. Returns the frames and objects written."""
+    if output.exists() and not overwrite:
+        raise ValueError(f"{output} already exists: remove it, choose another --output, or pass --overwrite")
     results = pipe(video, prompts=prompts, **options)
     partial = output.parent / f".{output.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
@@ -189,7 +193,7 @@ def _annotate_one(pipe, job: VideoJob, output: Path, prompts, points_per_side, o
             options["points_per_side"] = points_per_side
         record["frames"], record["objects"] = write_tracked_video(
             pipe, job.path, output / job.video_id, prompts[job.video_id] if prompts is not None else None,
-            "predicted" if prompts is not None else "auto", png_layout, overlay, **options)
+            "predicted" if prompts is not None else "auto", png_layout, overlay, overwrite=True, **options)
     except Exception as error:  # noqa: BLE001 - one bad video must not stop the others; its error is recorded
         logger.warning("%s failed: %s", job.video_id, error)
         record.update(status="failed", error=f"{type(error).__name__}: {error}")

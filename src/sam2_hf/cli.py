@@ -158,7 +158,8 @@ def _run_video_job(args: argparse.Namespace, prompts: list[dict] | None, masklet
     pipe = VideoMaskGenerationPipeline(model=load_model(args.model, Sam2VideoModel), device=_device(args))
     output = Path(args.output)
     num_frames, num_objects = write_tracked_video(
-        pipe, args.video, output, prompts, masklet_type, png_layout=args.png_layout, dtype=_dtype(args.dtype),
+        pipe, args.video, output, prompts, masklet_type, png_layout=args.png_layout, overwrite=args.overwrite,
+        dtype=_dtype(args.dtype),
         compile=args.compile, max_frames=args.max_frames, **options)
     print(f"tracked {num_objects} object(s) through {num_frames} frames; masks in {output / 'masks'}, "
           f"masklets in {output / 'masklets.json'}, overlay in {output / 'overlay.mp4'}")
@@ -341,6 +342,7 @@ def _video_job_arguments(parser: argparse.ArgumentParser, default_output: str) -
     parser.add_argument("video", help="video file (mp4, avi, webm, ...) or folder of JPEG/PNG frames")
     parser.add_argument("--model", help="model folder, Hub id or official .pt (default: the shipped sam2-hf-synthetic-small)")
     parser.add_argument("--output", default=default_output, help="folder to write (default: %(default)s)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     parser.add_argument("--max-frames", type=int, help="track at most this many frames in each direction")
     parser.add_argument("--png-layout", choices=["davis", "sav"], default="davis",
                         help="masks/ as one indexed PNG per frame (davis) or one binary PNG per object and frame "

@@ -12,6 +12,17 @@ from typing import Any
 from transformers import PreTrainedConfig
 
 MODEL_TYPE = "sam2_hf"
+# Sizes a config may ask for: a config.json from anywhere is checked before any tensor is allocated.
+MAX_WIDTH, MAX_LAYERS, MAX_IMAGE_SIZE = 8192, 256, 8192
+
+
+def check_range(config: PreTrainedConfig, field: str, low: int, high: int) -> None:
+    """Refuse ``config.field`` (an int or a list of them) outside ``low..high``, naming it."""
+    value = getattr(config, field)
+    values = value if isinstance(value, (list, tuple)) else [value]
+    if not all(isinstance(v, (int, float)) and low <= v <= high for v in values):
+        raise ValueError(f"{type(config).__name__}.{field} = {value!r} is outside the sizes a model may have "
+                         f"({low} to {high})")
 
 
 class Sam2VisionConfig(PreTrainedConfig):
@@ -81,6 +92,14 @@ class Sam2VisionConfig(PreTrainedConfig):
         self.fpn_top_down_levels = list(fpn_top_down_levels)
         self.fpn_interpolation = fpn_interpolation
         self.num_feature_levels = num_feature_levels
+        for field in ("embed_dim", "fpn_hidden_size"):
+            check_range(self, field, 1, MAX_WIDTH)
+        check_range(self, "num_heads", 1, 256)
+        check_range(self, "stages", 0, MAX_LAYERS)
+        check_range(self, "window_spec", 1, MAX_IMAGE_SIZE)
+        check_range(self, "num_feature_levels", 1, 8)
+        if sum(self.stages) > MAX_LAYERS:
+            raise ValueError(f"Sam2VisionConfig.stages = {self.stages} adds up to more than {MAX_LAYERS} blocks")
         if len(self.stages) != len(self.window_spec):
             raise ValueError(
                 f"`stages` ({self.stages}) and `window_spec` ({self.window_spec}) need one entry per stage"
@@ -164,6 +183,13 @@ class Sam2MaskDecoderConfig(PreTrainedConfig):
         self.stability_threshold = stability_threshold
         self.image_size = image_size
         self.image_embedding_size = image_embedding_size
+        for field in ("hidden_size", "mlp_dim", "iou_head_hidden_dim", "mask_input_channels"):
+            check_range(self, field, 1, MAX_WIDTH)
+        for field in ("num_layers", "iou_head_depth", "num_multimask_outputs"):
+            check_range(self, field, 1, MAX_LAYERS)
+        check_range(self, "num_attention_heads", 1, 256)
+        check_range(self, "image_size", 16, MAX_IMAGE_SIZE)
+        check_range(self, "image_embedding_size", 1, MAX_IMAGE_SIZE)
         super().__init__(**kwargs)
 
 
@@ -259,6 +285,13 @@ class Sam2MemoryConfig(PreTrainedConfig):
         self.multimask_output_for_tracking = multimask_output_for_tracking
         self.binarize_mask_from_points = binarize_mask_from_points
         self.hidden_size = hidden_size
+        for field in ("memory_dim", "feed_forward_dim", "fuser_intermediate_dim", "hidden_size"):
+            check_range(self, field, 1, MAX_WIDTH)
+        for field in ("num_layers", "fuser_num_layers"):
+            check_range(self, field, 0, MAX_LAYERS)
+        check_range(self, "num_maskmem", 1, MAX_LAYERS)
+        check_range(self, "num_attention_heads", 1, 256)
+        check_range(self, "max_object_pointers", 0, 4096)
         super().__init__(**kwargs)
 
 
@@ -327,6 +360,7 @@ class Sam2Config(PreTrainedConfig):
         self.image_std = list(image_std)
         self.mask_threshold = mask_threshold
         self.version = version
+        check_range(self, "image_size", 16, MAX_IMAGE_SIZE)
         # The parts saved alone must know what they share with the others.
         self.mask_decoder_config.image_size = image_size
         self.mask_decoder_config.image_embedding_size = self.image_embedding_size

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,11 @@ class Sam2PreTrainedModel(PreTrainedModel):
         if Path(source).suffix in (".pt", ".pth"):
             if not Path(source).is_file():
                 raise ValueError(f"checkpoint file not found: {source}")
-            checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+            try:  # weights_only: a checkpoint from anywhere may carry pickled code; only tensors are read
+                checkpoint = torch.load(source, map_location="cpu", weights_only=True)
+            except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+                raise ValueError(f"{source} is not a checkpoint of tensors only (it is refused without running "
+                                 f"anything it holds): {str(error).splitlines()[0]}") from None
             if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
                 raise ValueError(f"{source} is not an official SAM 2 checkpoint (no top-level 'model' dict)")
             return cls._from_converted_state_dict(official_to_ours(checkpoint["model"]), **kwargs)
@@ -141,6 +146,10 @@ class Sam2PreTrainedModel(PreTrainedModel):
             f"{k} (checkpoint {tuple(v.shape)}, model {tuple(expected[k].shape)})"
             for k, v in state_dict.items()
             if k in expected and v.shape != expected[k].shape
+        ] + [
+            f"{k} (checkpoint {v.dtype}, model {expected[k].dtype})"
+            for k, v in state_dict.items()
+            if k in expected and v.is_floating_point() != expected[k].is_floating_point()
         ]
         _check_keys(cls, missing, unexpected, wrong_shape, "the checkpoint")
         model.load_state_dict(state_dict, strict=True)
@@ -217,7 +226,7 @@ def _check_keys(cls: type, missing: list[str], unexpected: list[str], wrong_shap
     if unexpected:
         problems.append(f"unexpected keys: {', '.join(unexpected)}")
     if wrong_shape:
-        problems.append(f"wrong shapes (a checkpoint of another size?): {', '.join(wrong_shape)}")
+        problems.append(f"wrong shapes or dtypes (a checkpoint of another size?): {', '.join(wrong_shape)}")
     if problems:
         raise ValueError(f"{source} does not fit {cls.__name__}; " + "; ".join(problems))
 

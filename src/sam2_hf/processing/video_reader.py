@@ -83,6 +83,9 @@ def _frame_sort_key(path: Path) -> tuple:
     return (0, int(digits.group(1)), path.name) if digits else (1, 0, path.name)
 
 
+MAX_FRAME_PIXELS = 2**26  # 8192 x 8192; the model sees 1024 x 1024 at most
+
+
 class FolderSource(FrameSource):
     """A folder of JPEG/PNG frames (``00000.jpg``, ...), read one at a time."""
 
@@ -101,8 +104,12 @@ class FolderSource(FrameSource):
     def _read(self, index: int) -> np.ndarray:
         try:
             with Image.open(self.paths[index]) as image:
+                # The header says how large the frame is: refuse a decompression bomb before decoding it.
+                if image.width * image.height > MAX_FRAME_PIXELS:
+                    raise ValueError(f"frame {self.paths[index]} claims {image.width}x{image.height} pixels, more than "
+                                     f"the {MAX_FRAME_PIXELS:,} a frame may have")
                 return to_rgb_uint8(image)
-        except (UnidentifiedImageError, OSError) as error:
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
             raise ValueError(f"cannot read frame {self.paths[index]}: {error}") from None
 
     def frame(self, index: int) -> np.ndarray:
