@@ -24,17 +24,17 @@ def _rss_mib() -> float:
     return int(line.split()[1]) / 1024
 
 
-def _frames():
+def _frames(num_frames: int = NUM_FRAMES):
     rng = np.random.default_rng(0)
     background = rng.integers(0, 80, (48, 64, 3), dtype=np.uint8)
-    for t in range(NUM_FRAMES):
+    for t in range(num_frames):
         frame = background.copy()
         x = 4 + (t * 3) % 40
         frame[12:36, x : x + 20] = [230, 90, 40]
         yield frame
 
 
-def test_memory_does_not_grow_with_stream_length():
+def _small_model() -> Sam2VideoModel:
     torch.manual_seed(0)
     config = Sam2Config(
         vision_config=Sam2VisionConfig(embed_dim=8, num_heads=1, stages=(1, 1, 1, 1), global_attention_blocks=(3,),
@@ -44,7 +44,11 @@ def test_memory_does_not_grow_with_stream_length():
         memory_config=Sam2MemoryConfig(memory_dim=16, feed_forward_dim=32, fuser_intermediate_dim=32),
         image_size=64,
     )
-    model = make_objects_visible(Sam2VideoModel(config).eval())
+    return make_objects_visible(Sam2VideoModel(config).eval())
+
+
+def test_memory_does_not_grow_with_stream_length():
+    model = _small_model()
     session = VideoSession(model, _frames(), fill_hole_area=0)
     session.add_points(0, 1, [[20, 20]], [1])
     session.add_points(0, 2, [[50, 30]], [1])
@@ -67,3 +71,24 @@ def test_memory_does_not_grow_with_stream_length():
     # and interpreter noise (a per-frame leak of even one 64x64 float mask would add ~30 MiB).
     print(f"RSS at frame 200: {rss[200]:.1f} MiB, at frame {NUM_FRAMES - 1}: {rss[NUM_FRAMES - 1]:.1f} MiB")
     assert growth < 20, f"resident memory grew by {growth:.1f} MiB between frame 200 and {NUM_FRAMES - 1}"
+
+
+def test_a_10000_frame_live_stream_stays_within_10_percent_of_its_1000_frame_memory():
+    """The soak: a camera's frames pushed one by one (`push_frame`) for 10,000 frames."""
+    session = VideoSession(_small_model(), fill_hole_area=0)
+    peak_after_1000 = 0.0
+    for t, frame in enumerate(_frames(10_000)):
+        result = session.push_frame(frame)
+        if t == 0:
+            session.add_points(0, 1, [[20, 20]], [1])
+            session.add_points(0, 2, [[50, 30]], [1])
+        if t == 999:
+            gc.collect()
+            at_1000 = _rss_mib()
+        elif t > 999 and t % 250 == 0:
+            peak_after_1000 = max(peak_after_1000, _rss_mib())
+    gc.collect()
+    peak_after_1000 = max(peak_after_1000, _rss_mib())
+    assert result.frame_idx == 9_999 and result.object_ids == [1, 2]
+    print(f"RSS after 1,000 frames: {at_1000:.1f} MiB; highest from there to 10,000: {peak_after_1000:.1f} MiB")
+    assert peak_after_1000 <= 1.1 * at_1000, f"{peak_after_1000:.1f} MiB against {at_1000:.1f} MiB at frame 1,000"
