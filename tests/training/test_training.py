@@ -213,6 +213,12 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run(tmp_path, sav, cli
     process.wait()
     run = tmp_path / "b" / "run"
     assert not (run / "model").exists(), "the run finished before it could be killed"
+    # What a kill *during* a later save leaves: the folder and a cut weights file, no trainer_state.json
+    # (written last). Resuming must ignore it and start from the last complete checkpoint.
+    half_saved = run / "checkpoints" / "step_0000008"
+    half_saved.mkdir(exist_ok=True)
+    (half_saved / "model.safetensors").write_bytes(b"\x00" * 100)
+    (half_saved / "trainer_state.json").unlink(missing_ok=True)
     subprocess.run(["sam2-hf", "train", str(interrupted)], capture_output=True, text=True, check=True)
     resumed = read_losses(run)
     assert len(resumed) == 16
