@@ -61,7 +61,7 @@ class DemoSession:
     """One browser session: its video, its tracking session, the masks and prompts shown, a temp folder."""
 
     def __init__(self) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="sam2-demo-"))
+        self._folder: Path | None = None  # made on first use: Gradio also builds one state it never uses
         self.pipe: VideoMaskGenerationPipeline | None = None
         self.video_path: Path | None = None
         self.masks: dict[int, tuple[list[int], np.ndarray]] = {}  # frame -> (object ids, bit-packed masks)
@@ -74,6 +74,13 @@ class DemoSession:
     def __deepcopy__(self, memo) -> "DemoSession":
         """Gradio deep-copies each new state once; a session (its lock, its folder) stays one."""
         return self
+
+    @property
+    def folder(self) -> Path:
+        """This session's temporary folder (outputs, export archive), removed by :meth:`cleanup`."""
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="sam2-demo-"))
+        return self._folder
 
     @property
     def session(self):
@@ -134,10 +141,24 @@ class DemoSession:
         self.pipe = None
 
     def cleanup(self) -> None:
-        """Called by Gradio when the browser session ends (after an event still running)."""
+        """Called when the browser session ends (after an event still running)."""
         with self.lock:
             self.close_session()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            if self._folder is not None:
+                shutil.rmtree(self._folder, ignore_errors=True)
+                self._folder = None
+
+
+# Open sessions by Gradio's session hash, so that a closed page frees its session at once (Gradio
+# itself deletes a closed session's state only an hour later).
+_OPEN_SESSIONS: dict[str, DemoSession] = {}
+
+
+def close_browser_session(request: gr.Request) -> None:
+    """Gradio's unload event: the page was closed (its heartbeat stopped)."""
+    state = _OPEN_SESSIONS.pop(request.session_hash, None)
+    if state is not None:
+        state.cleanup()
 
 
 def one_at_a_time(handler):
@@ -165,10 +186,13 @@ def _check_video(path: str) -> None:
 
 
 @one_at_a_time
-def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[np.ndarray, str, dict, DemoSession]:
+def load_video(video: str | None, model_name: str, state: DemoSession, request: gr.Request | None = None
+               ) -> tuple[np.ndarray, str, dict, DemoSession]:
     """A video file -> its first frame, a status line and the frame slider's new range."""
     if not video:
         raise gr.Error("Upload a video or pick the example.")
+    if request is not None and request.session_hash:
+        _OPEN_SESSIONS[request.session_hash] = state
     _check_video(video)
     try:
         state.open(video, model_name)
@@ -186,11 +210,11 @@ def load_video(video: str | None, model_name: str, state: DemoSession) -> tuple[
     return state.frame_image(0), status, gr.update(maximum=num_frames - 1, value=0), state
 
 
-def video_changed(video: str | None, model_name: str, state: DemoSession):
+def video_changed(video: str | None, model_name: str, state: DemoSession, request: gr.Request):
     """An upload or the picked example shows its first frame at once; clearing the video keeps the page."""
     if not video:
         return gr.skip(), gr.skip(), gr.skip(), state
-    return load_video(video, model_name, state)
+    return load_video(video, model_name, state, request)
 
 
 @one_at_a_time
@@ -349,6 +373,7 @@ def build_demo() -> gr.Blocks:
         clear_button.click(clear_object, [frame_idx, obj_id, state], [frame, status, state], api_name="clear_object")
         reset_button.click(start_over, [state], [frame, status, state], api_name="start_over")
         export_button.click(export, [state], [download, state], api_name="export")
+        demo.unload(close_browser_session)
     demo.queue(default_concurrency_limit=1, max_size=32)
     return demo
 

@@ -103,17 +103,17 @@ def test_prompts_are_drawn_where_they_were_given(server, model_dir):
     c = client(server)
     c.predict(gradio_client.handle_file(str(app.EXAMPLE_VIDEO)), str(model_dir), api_name="/load_video")
     shown, _ = c.predict(0, 60, 42, "positive", 1, api_name="/add_point")
-    assert tuple(np.asarray(Image.open(shown))[88, 62]) == POSITIVE_COLOR
+    assert tuple(np.asarray(Image.open(shown))[42, 60]) == POSITIVE_COLOR
     shown, _ = c.predict(0, 100, 20, "negative", 1, api_name="/add_point")
     image = np.asarray(Image.open(shown))
-    assert tuple(image[20, 100]) == NEGATIVE_COLOR and tuple(image[88, 62]) == POSITIVE_COLOR
+    assert tuple(image[20, 100]) == NEGATIVE_COLOR and tuple(image[42, 60]) == POSITIVE_COLOR
     shown, _ = c.predict(0, "150,30,180,70", 2, api_name="/add_box")
     image = np.asarray(Image.open(shown))
     assert tuple(image[50, 150]) == tuple(image[50, 180]) == tuple(object_colors([2])[0])  # the box's sides
-    assert tuple(image[88, 62]) == POSITIVE_COLOR  # object 1's clicks stay
+    assert tuple(image[42, 60]) == POSITIVE_COLOR  # object 1's clicks stay
     shown, _ = c.predict(0, "10,10,40,40", 1, api_name="/add_box")  # a box replaces object 1's clicks
     image = np.asarray(Image.open(shown))
-    assert tuple(image[88, 62]) != POSITIVE_COLOR and tuple(image[20, 10]) == tuple(object_colors([1])[0])
+    assert tuple(image[42, 60]) != POSITIVE_COLOR and tuple(image[20, 10]) == tuple(object_colors([1])[0])
     with pytest.raises(Exception, match=r"positive \(1\) or negative \(0\)"):
         c.predict(0, 5, 5, "box", 1, api_name="/add_point")
 
@@ -198,9 +198,10 @@ def test_bad_box_is_a_clear_message(server, model_dir):
 def test_a_session_cleans_up_after_itself(model_dir):
     state = app.DemoSession()
     state.open(str(app.EXAMPLE_VIDEO), str(model_dir))
-    (state.folder / "outputs").mkdir()
+    folder = state.folder
+    (folder / "outputs").mkdir()
     source = state.session.source
     state.cleanup()
-    assert not state.folder.exists() and state.pipe is None
+    assert not folder.exists() and state.pipe is None
     with pytest.raises(Exception):
         source.frame(0)  # the video file was closed

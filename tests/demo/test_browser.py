@@ -56,7 +56,7 @@ def test_click_and_track_in_the_browser(url):
         image = page.locator("#frame img").first
         box = image.bounding_box()
         before = image.screenshot()
-        image.click(position={"x": box["width"] * 62 / 192, "y": box["height"] * 88 / 144})
+        image.click(position={"x": box["width"] * 60 / 192, "y": box["height"] * 42 / 144})
         wait_for_status(page, "positive click", timeout=60_000)
         page.wait_for_timeout(500)
         after = page.locator("#frame img").first.screenshot()
