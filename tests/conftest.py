@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sam2_hf import Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VisionConfig
+from sam2_hf import Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VideoModel, Sam2VisionConfig
 
 
 def tiny_config() -> Sam2Config:
@@ -51,3 +51,12 @@ def image() -> np.ndarray:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """A saved tiny video model (seeded, objects visible) for tests that load a model by folder."""
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("tiny_video_model")
+    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
+    return folder

@@ -14,23 +14,12 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 
-from sam2_hf import Sam2VideoModel
 from sam2_hf.annotate import find_videos, read_manifest
 from sam2_hf.data import render_video
 
-from .conftest import make_objects_visible, tiny_config
 
 NUM_VIDEOS = 6
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("annotate_model")
-    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -25,15 +25,6 @@ from sam2_hf import Sam2VideoModel, VideoSession
 from sam2_hf.data import render_video
 from sam2_hf.processing.video_reader import open_video
 
-from .conftest import make_objects_visible, tiny_config
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("reliability_model")
-    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

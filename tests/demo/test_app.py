@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 gr = pytest.importorskip("gradio")
@@ -19,21 +18,11 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client.utils import Status  # noqa: E402
 
 import sam2_hf  # noqa: E402
-from sam2_hf import Sam2VideoModel  # noqa: E402
 from sam2_hf.outputs import object_colors  # noqa: E402
 from sam2_hf.outputs.overlay import NEGATIVE_COLOR, POSITIVE_COLOR  # noqa: E402
 
-from ..conftest import make_objects_visible, tiny_config  # noqa: E402
 
 from sam2_hf import demo as app  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("demo_model")
-    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")

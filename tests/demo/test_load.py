@@ -13,25 +13,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-import torch
 
 gr = pytest.importorskip("gradio")
 gradio_client = pytest.importorskip("gradio_client")
 
-from sam2_hf import Sam2VideoModel  # noqa: E402
 from sam2_hf import demo as app  # noqa: E402
 
-from ..conftest import make_objects_visible, tiny_config  # noqa: E402
 
 NUM_SESSIONS = 8
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("load_model")
-    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
-    return folder
 
 
 def _session_folders() -> set[Path]:

@@ -10,18 +10,10 @@ from transformers import pipeline
 
 from sam2_hf import Sam2VideoModel, VideoMaskGenerationPipeline, VideoSession
 
-from ..conftest import make_objects_visible, tiny_config
+from ..conftest import tiny_config
 from ..inference.test_session import make_frames
 
 CLICK = {"frame": 0, "object_id": 1, "points": [[20, 25]], "labels": [1]}
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny_video_model")
-    make_objects_visible(Sam2VideoModel(tiny_config())).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
