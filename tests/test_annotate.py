@@ -79,6 +79,15 @@ def test_videos_are_listed_longest_first(videos):
     assert jobs[-1].video_id == "broken" and jobs[-1].num_frames == 0
 
 
+def test_a_dataset_from_load_sav_is_an_input(tmp_path):
+    from sam2_hf.data import load_sav, write_sav_dataset
+
+    write_sav_dataset(tmp_path / "sav", 3, layout="train", num_frames=8, height=48, width=64)
+    jobs = find_videos(load_sav(tmp_path / "sav"))
+    assert sorted(job.video_id for job in jobs) == ["sav_000000", "sav_000001", "sav_000002"]
+    assert all(job.num_frames == 8 and Path(job.path).is_file() for job in jobs)
+
+
 def test_one_process_annotates_every_video_and_lists_the_broken_one(one_process):
     output, stdout, stderr = one_process
     manifest = read_manifest(output)

@@ -44,10 +44,16 @@ class VideoJob:
     num_frames: int
 
 
-def find_videos(root: str | Path) -> list[VideoJob]:
+def find_videos(root) -> list[VideoJob]:
     """The videos of ``root``, longest first: a dataset in SA-V or DAVIS layout, or a folder of
-    video files and frame folders. A video that cannot be opened counts 0 frames (it fails later,
-    recorded in the manifest, without stopping the others)."""
+    video files and frame folders, or (from Python) a ``datasets`` data set with ``video_id`` and
+    ``video_path`` columns, such as :func:`~sam2_hf.data.load_sav` gives. A video that cannot be
+    opened counts 0 frames (it fails later, recorded in the manifest, without stopping the others)."""
+    if hasattr(root, "column_names"):  # a datasets.Dataset
+        if not {"video_id", "video_path"} <= set(root.column_names):
+            raise ValueError(f"a data set to annotate needs video_id and video_path columns, not {root.column_names}")
+        paths = {row["video_id"]: Path(row["video_path"]) for row in root.select_columns(["video_id", "video_path"])}
+        return _longest_first(paths)
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"input folder not found: {root}")
@@ -60,6 +66,10 @@ def find_videos(root: str | Path) -> list[VideoJob]:
                  or (p.is_dir() and any(f.suffix.lower() in FRAME_SUFFIXES for f in p.iterdir()))}
     if not paths:
         raise ValueError(f"{root} holds no video (video files, frame folders, or an SA-V / DAVIS dataset)")
+    return _longest_first(paths)
+
+
+def _longest_first(paths: dict[str, Path]) -> list[VideoJob]:
     jobs = [VideoJob(video_id, str(path), _count_frames(path)) for video_id, path in paths.items()]
     return sorted(jobs, key=lambda job: (-job.num_frames, job.video_id))
 
@@ -138,10 +148,10 @@ def read_manifest(output: Path) -> dict[str, dict]:
     return records
 
 
-def annotate(input: str | Path, output: str | Path, prompts_file: str | Path | None = None, model: str | None = None,
+def annotate(input, output: str | Path, prompts_file: str | Path | None = None, model: str | None = None,
              points_per_side: int = 16, overlay: bool = False, png_layout: str = "davis", dtype=None,
              max_frames: int | None = None) -> dict:
-    """Annotate every video of ``input`` into ``output`` on this process's share of the videos
+    """Annotate every video of ``input`` (see :func:`find_videos`) into ``output`` on this process's share of the videos
     (all of them without ``accelerate launch``); returns the run summary (main process; other
     processes return their own records)."""
     from accelerate import Accelerator
