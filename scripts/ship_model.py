@@ -93,8 +93,9 @@ def main() -> None:
     shutil.copytree(final, target)
     (target / HISTORY).write_text(json.dumps(history, indent=2))
 
-    rows = "\n".join(f"| J&F with {name.replace('_', ' ')} | {value:.3f} | {baseline.get(name, float('nan')):.3f} |"
-                     for name, value in scores.items()).replace("J&F with mask", "J&F with first-frame mask")
+    protocols = {"1_click": "1 click", "3_click": "3 clicks", "5_click": "5 clicks", "mask": "first-frame mask"}
+    rows = "\n".join(f"| J&F with {protocols[name]} | {value:.3f} | "
+                     f"{f'{baseline[name]:.3f}' if name in baseline else '(not run)'} |" for name, value in scores.items())
     details = f"""## Training
 
 Trained by this package's own pipeline (`scripts/train_recipe.py`, SAM 2's losses) on
