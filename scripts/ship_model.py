@@ -103,7 +103,8 @@ Trained by this package's own pipeline (`scripts/train_recipe.py`, SAM 2's losse
 192x144, three moving objects and two look-alike distractors each (a distractor has its target's
 shape and kind of texture, with a stripe colour, the stripe angle or frequency, or the size
 changed); a quarter of the objects are plain, a fifth in colours close to the background's.
-{len(history)} training run(s), each continuing from the one before:
+{len(history)} training run(s), each continuing from the one before (minutes are wall clock; other work
+may have shared the cores):
 
 {describe(history)}
 
