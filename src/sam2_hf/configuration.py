@@ -361,6 +361,7 @@ class Sam2Config(PreTrainedConfig):
         self.mask_threshold = mask_threshold
         self.version = version
         check_range(self, "image_size", 16, MAX_IMAGE_SIZE)
+        _check_widths(self.vision_config, self.mask_decoder_config)
         # The parts saved alone must know what they share with the others.
         self.mask_decoder_config.image_size = image_size
         self.mask_decoder_config.image_embedding_size = self.image_embedding_size
@@ -380,10 +381,7 @@ class Sam2Config(PreTrainedConfig):
         Raises:
             ValueError: when the parts do not fit together, naming both sizes.
         """
-        vision, decoder = vision_config, mask_decoder_config
-        if vision.fpn_hidden_size != decoder.hidden_size:
-            raise ValueError(f"the vision model gives {vision.fpn_hidden_size}-channel features (fpn_hidden_size) but "
-                             f"the mask decoder takes {decoder.hidden_size} (hidden_size): parts of different sizes")
+        vision, decoder = vision_config, mask_decoder_config  # their widths are checked by the constructor
         if decoder.image_size // vision.total_stride != decoder.image_embedding_size:
             raise ValueError(f"the vision model makes {decoder.image_size // vision.total_stride}-cell feature maps of "
                              f"{decoder.image_size}-pixel images (total stride {vision.total_stride}) but the mask decoder "
@@ -412,6 +410,12 @@ class Sam2Config(PreTrainedConfig):
             version="2.1" if version == "sam2.1" else "2.0",
             **overrides,
         )
+
+
+def _check_widths(vision: Sam2VisionConfig, decoder: Sam2MaskDecoderConfig) -> None:
+    if vision.fpn_hidden_size != decoder.hidden_size:
+        raise ValueError(f"the vision model gives {vision.fpn_hidden_size}-channel features (fpn_hidden_size) but "
+                         f"the mask decoder takes {decoder.hidden_size} (hidden_size): parts of different sizes")
 
 
 def _as_config(config_class: type[PreTrainedConfig], value: PreTrainedConfig | dict | None) -> PreTrainedConfig:

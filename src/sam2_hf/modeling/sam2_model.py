@@ -28,8 +28,6 @@ class Sam2Model(PromptDecoding, Sam2PreTrainedModel):
 
     def __init__(self, config: Sam2Config) -> None:
         super().__init__(config)
-        if config.vision_config.fpn_hidden_size != config.mask_decoder_config.hidden_size:
-            raise ValueError("the FPN width must equal the mask decoder width")
         for part in self.part_classes:
             for name, component in part.build_components(part.config_from_whole(config)).items():
                 setattr(self, name, component)
