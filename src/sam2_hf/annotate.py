@@ -102,13 +102,20 @@ def read_prompts(path: str | Path) -> dict[str, list[dict]]:
         for entry in entries:
             entry = dict(entry)
             if isinstance(entry.get("mask"), str):
-                mask_path = path.parent / entry["mask"]
-                try:
-                    entry["mask"] = np.asarray(Image.open(mask_path).convert("L")) > 0
-                except OSError as error:
-                    raise ValueError(f"cannot read the mask {mask_path} of video {video_id}: {error}") from None
+                entry["mask"] = read_mask_file(path.parent / entry["mask"])
             prompts[video_id].append(entry)
     return prompts
+
+
+def read_mask_file(path: str | Path) -> np.ndarray:
+    """A mask prompt from an image file: non-zero pixels are the object."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"mask file not found: {file}")
+    try:
+        return np.asarray(Image.open(file).convert("L")) > 0
+    except OSError as error:
+        raise ValueError(f"cannot read {file} as an image: {error}") from None
 
 
 def write_tracked_video(pipe: VideoMaskGenerationPipeline, video: Any, output: Path, prompts: list[dict] | None,
@@ -217,9 +224,9 @@ def _summary(records: list[dict], skipped: int, seconds: float, num_processes: i
     per_process = {}
     for process in range(num_processes):
         own = [r for r in done if r["process"] == process]
-        busy = sum(r["seconds"] for r in own)
-        per_process[str(process)] = {"videos": len(own), "frames": sum(r["frames"] for r in own),
-                                     "frames_per_second": round(sum(r["frames"] for r in own) / busy, 2) if busy else 0.0}
+        own_frames, busy = sum(r["frames"] for r in own), sum(r["seconds"] for r in own)
+        per_process[str(process)] = {"videos": len(own), "frames": own_frames,
+                                     "frames_per_second": round(own_frames / busy, 2) if busy else 0.0}
     return {"done": len(done), "failed": len(records) - len(done), "skipped": skipped, "frames": frames,
             "seconds": round(seconds, 2), "frames_per_second": round(frames / seconds, 2) if seconds else 0.0,
             "processes": num_processes, "per_process": per_process,

@@ -110,19 +110,10 @@ class _PromptAction(argparse.Action):
         namespace.prompts = prompts
 
 
-def _read_mask(path: str) -> np.ndarray:
-    """A mask prompt from an image file: non-zero pixels are the object."""
-    file = Path(path)
-    if not file.is_file():
-        raise ValueError(f"mask file not found: {file}")
-    try:
-        return np.asarray(Image.open(file).convert("L")) > 0
-    except OSError as error:
-        raise ValueError(f"cannot read {file} as an image: {error}") from None
-
-
 def _cli_prompts(prompts: list[dict]) -> list[dict]:
     """argparse values -> the pipeline's prompt dicts (``point`` -> ``points`` + ``labels``)."""
+    from .annotate import read_mask_file
+
     converted = []
     for prompt in prompts:
         prompt = dict(prompt)
@@ -130,7 +121,7 @@ def _cli_prompts(prompts: list[dict]) -> list[dict]:
             x, y, label = prompt.pop("point")
             prompt.update(points=[[x, y]], labels=[label])
         if "mask" in prompt:
-            prompt["mask"] = _read_mask(prompt["mask"])
+            prompt["mask"] = read_mask_file(prompt["mask"])
         converted.append(prompt)
     return converted
 
