@@ -19,12 +19,18 @@ memory goes: they decode and keep every frame up front). A reference is skipped 
 not fit in this machine's memory, and the table says so. `agreement`: max abs logit difference
 and min per-frame IoU of our masks against the official ones (and bf16 against our fp32) over
 the timed frames. `flops`: model FLOPs of one tracked frame (torch.utils.flop_counter) and the
-achieved rate.
+achieved rate. `stages`: where a tracked frame's time goes, per implementation (medians over the
+timed frames, from hooks on each implementation's own modules and methods): preprocessing (on the
+tracking thread; the references preprocess every frame up front, reported per frame apart),
+image encoder, memory attention, mask decoder (with the prompt encoder), memory encoder,
+post-processing (upsampling to the video; ours also with hole filling on, which the official
+predictor skips without its CUDA extension) and the Python overhead between them (the rest).
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -32,7 +38,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +52,7 @@ OFFICIAL_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
 # Every frame each reference holds as float32 1024x1024x3 (plus its features cache).
 REFERENCE_MIB_PER_FRAME = {"official": 12.0, "transformers": 24.0}
 IMPLEMENTATIONS = ("ours", "official", "transformers")
+STAGES = ["preprocessing", "image encoder", "memory attention", "mask decoder", "memory encoder", "post-processing"]
 
 
 # ---------------------------------------------------------------- inputs (made once per run)
@@ -89,6 +98,52 @@ def make_weights(path: Path) -> None:
 
 # ---------------------------------------------------------------- one measurement (child process)
 
+class StageTimer:
+    """Seconds spent in each stage, added up by hooks on modules and wrappers around methods, on
+    the tracking (main) thread only; :meth:`take` returns them and starts again from zero."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._started: dict[int, float] = {}
+
+    @staticmethod
+    def _on_main_thread() -> bool:
+        return threading.current_thread() is threading.main_thread()
+
+    def module(self, stage: str, module) -> None:
+        def before(mod, args):
+            if self._on_main_thread():
+                self._started[id(mod)] = time.perf_counter()
+
+        def after(mod, args, output):
+            started = self._started.pop(id(mod), None)
+            if started is not None:
+                self.seconds[stage] += time.perf_counter() - started
+
+        module.register_forward_pre_hook(before)
+        module.register_forward_hook(after)
+
+    def timed(self, stage: str, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            if not self._on_main_thread():
+                return function(*args, **kwargs)
+            tick = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.seconds[stage] += time.perf_counter() - tick
+        return wrapper
+
+    def method(self, stage: str, owner, name: str) -> None:
+        setattr(owner, name, self.timed(stage, getattr(owner, name)))
+
+    def take(self) -> dict[str, float]:
+        taken = dict(self.seconds)
+        self.seconds.clear()
+        return taken
+
+
 class Tracker:
     """The three implementations behind one interface: open a video, click, track."""
 
@@ -118,6 +173,24 @@ class Tracker:
         if mode.endswith("-compiled"):
             self.model.compile_for_tracking()  # compiles on first use: in the untimed warm-up
 
+    def watch_stages(self, timer: "StageTimer") -> None:
+        """Time this implementation's stages with ``timer`` (hooks on its own modules)."""
+        m = self.model
+        if self.impl == "ours":
+            modules = {"image encoder": [m.vision_encoder], "memory attention": [m.memory_attention],
+                       "mask decoder": [m.prompt_encoder, m.mask_decoder], "memory encoder": [m.memory_encoder]}
+        elif self.impl == "official":
+            modules = {"image encoder": [m.image_encoder], "memory attention": [m.memory_attention],
+                       "mask decoder": [m.sam_prompt_encoder, m.sam_mask_decoder], "memory encoder": [m.memory_encoder]}
+            timer.method("post-processing", m, "_get_orig_video_res_output")
+        else:
+            modules = {"image encoder": [m.vision_encoder], "memory attention": [m.memory_attention],
+                       "mask decoder": [m.prompt_encoder, m.mask_decoder], "memory encoder": [m.memory_encoder]}
+        for stage, parts in modules.items():
+            for part in parts:
+                timer.module(stage, part)
+        self.timer = timer
+
     def encode_image(self, pixels):
         if self.impl == "ours":
             return self.model.encode_frame(pixels)
@@ -135,6 +208,11 @@ class Tracker:
         clicks = CLICKS[:num_objects]
         if self.impl == "ours":
             session = VideoSession(self.model, str(video), dtype=self.dtype, fill_hole_area=0)
+            self.session = session
+            if getattr(self, "timer", None):
+                self.timer.method("preprocessing", session, "_pixels")  # waiting for the prefetched frame
+                self.timer.method("post-processing", session, "_clean")
+                self.timer.method("post-processing", session, "_frame_result")
             for obj, (x, y) in enumerate(clicks, 1):
                 result = session.add_points(0, obj, [[x, y]], [1])
             yield 0, result.mask_logits
@@ -143,7 +221,9 @@ class Tracker:
                     yield result.frame_idx, result.mask_logits
         elif self.impl == "official":
             with torch.inference_mode():
+                tick = time.perf_counter()
                 state = self.model.init_state(str(video))
+                self.upfront_preprocessing = (time.perf_counter() - tick) / state["num_frames"]
                 for obj, (x, y) in enumerate(clicks, 1):
                     _, _, masks = self.model.add_new_points_or_box(state, 0, obj, points=[[x, y]], labels=[1])
                 yield 0, masks[:, 0].float()
@@ -163,13 +243,18 @@ class Tracker:
 
         processor = Sam2ImageProcessor()
         files = sorted(video.glob("*.jpg"))
+        tick = time.perf_counter()
         # transformers' session takes the whole preprocessed video up front, as its processor does.
         pixels = torch.stack([processor.preprocess(np.asarray(Image.open(f).convert("RGB")), resize_mode="video")[0]
                               for f in files])
         session = Sam2VideoInferenceSession(video=pixels, video_height=HEIGHT, video_width=WIDTH, dtype=torch.float32)
+        self.upfront_preprocessing = (time.perf_counter() - tick) / len(files)
 
-        def video_res(low_res):
+        def upsample(low_res):
             return F.interpolate(low_res.float(), size=(HEIGHT, WIDTH), mode="bilinear", align_corners=False)[:, 0]
+
+        timer = getattr(self, "timer", None)
+        video_res = timer.timed("post-processing", upsample) if timer else upsample
 
         with torch.inference_mode():
             for obj, (x, y) in enumerate(clicks, 1):
@@ -205,11 +290,15 @@ def child(job: dict) -> dict:
         from torch.utils.flop_counter import FlopCounterMode
 
         attention_flops = _cpu_attention_flop_formulas()
-        times, logits = [], {}
+        times, logits, stages = [], {}, []
+        timer = StageTimer()
+        tracker.watch_stages(timer)
         frames = tracker.track(Path(job["video"]), job["objects"], job["frames"])
         for seconds, (t, masks) in timed(frames):
+            frame_stages = timer.take()
             if t >= job["steady_from"]:
                 times.append(seconds)
+                stages.append({**frame_stages, "Python overhead": seconds - sum(frame_stages.values())})
                 logits[t] = masks.float().clone()
             if t == job["frames"] - 2:  # count the last frame's FLOPs (the counter slows it down)
                 break
@@ -218,6 +307,12 @@ def child(job: dict) -> dict:
         logits[t] = masks.float().clone()
         result["times"] = times
         result["flops"] = counter.get_total_flops()
+        result["stages"] = {stage: statistics.median(frame.get(stage, 0.0) for frame in stages)
+                            for stage in STAGES + ["Python overhead"]}
+        if hasattr(tracker, "upfront_preprocessing"):
+            result["stages"]["preprocessing up front (per frame)"] = tracker.upfront_preprocessing
+        if job["impl"] == "ours":
+            result["stages"]["hole filling, when on"] = hole_filling_seconds(logits)
         torch.save(logits, job["logits_out"])
     else:  # memory: open, click, first mask, track some frames
         tick = time.perf_counter()
@@ -228,6 +323,22 @@ def child(job: dict) -> dict:
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["seconds"] = time.perf_counter() - started
     return result
+
+
+def hole_filling_seconds(logits: dict) -> float:
+    """Median seconds of our hole filling (the session's default area) on each timed frame's
+    masks at the decoder's resolution, where the session applies it."""
+    import torch.nn.functional as F
+
+    from sam2_hf.inference.postprocess import fill_holes
+
+    times = []
+    for masks in logits.values():
+        low_res = F.interpolate(masks[:, None], size=(256, 256), mode="bilinear", align_corners=False)
+        tick = time.perf_counter()
+        fill_holes(low_res, 8)
+        times.append(time.perf_counter() - tick)
+    return statistics.median(times)
 
 
 def timed(items):
@@ -318,7 +429,7 @@ def run(args: argparse.Namespace) -> None:
             make_weights(weights)
         runs = [(impl, "fp32") for impl in args.impl] + [("ours", m) for m in args.modes if m != "fp32" and "ours" in args.impl]
         base = {"weights": str(weights), "threads": args.threads}
-        rows, notes, logits, flops = [], [], {}, []
+        rows, notes, logits, flops, stages = [], [], {}, [], []
 
         def add(measure, impl, mode, values, unit, **extra):
             rows.append({"measure": measure, "impl": impl, "mode": mode, "median": statistics.median(values),
@@ -341,6 +452,8 @@ def run(args: argparse.Namespace) -> None:
                 flops.append({"impl": impl, "mode": mode, "objects": objects, "gflop_per_frame": out["flops"] / 1e9,
                               "gflop_per_s": out["flops"] / 1e9 / statistics.median(out["times"])})
                 logits[impl, mode, objects] = path
+                stages.append({"impl": impl, "mode": mode, "objects": objects,
+                               "frame": statistics.median(out["times"]), "seconds": out["stages"]})
             for length in rss_lengths:
                 need, available = REFERENCE_MIB_PER_FRAME.get(impl, 0) * length, available_mib()
                 if need > 0.8 * available:
@@ -356,10 +469,12 @@ def run(args: argparse.Namespace) -> None:
                 if rss_tracked is None and len(out["times"]) > 8:  # per-frame cost over the whole video
                     add("track_frame_1obj_whole_video", impl, mode, out["times"][7:], "s", frames=length)
         agreement = agreement_rows(logits)
-    report(rows, agreement, flops, notes, args, track_frames, steady_from, rss_tracked)
+    report(rows, agreement, flops, stages, notes, args, track_frames, steady_from, rss_tracked)
     if args.json:
-        Path(args.json).write_text(json.dumps({"rows": rows, "agreement": agreement, "flops": flops, "notes": notes,
+        Path(args.json).write_text(json.dumps({"rows": rows, "agreement": agreement, "flops": flops, "stages": stages,
+                                               "notes": notes,
                                                "settings": {"quick": args.quick, "threads": args.threads,
+                                                            "torch": torch_version(),
                                                             "track_frames": track_frames, "steady_from": steady_from,
                                                             "rss_tracked_frames": rss_tracked}}, indent=2))
 
@@ -381,9 +496,15 @@ def agreement_rows(logits: dict) -> list[dict]:
     return rows
 
 
-def report(rows, agreement, flops, notes, args, track_frames, steady_from, rss_tracked) -> None:
-    print(f"\n{args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} of a 480x854 video; "
-          f"peak RSS with {'the whole video' if rss_tracked is None else f'{rss_tracked} frames'} tracked.\n")
+def torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def report(rows, agreement, flops, stages, notes, args, track_frames, steady_from, rss_tracked) -> None:
+    print(f"\ntorch {torch_version()}, {args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} "
+          f"of a 480x854 video; peak RSS with {'the whole video' if rss_tracked is None else f'{rss_tracked} frames'} tracked.\n")
     print("| measure | impl | mode | median | min - max | ours / official | ours / transformers |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
@@ -401,6 +522,18 @@ def report(rows, agreement, flops, notes, args, track_frames, steady_from, rss_t
     print("\n| impl | mode | objects | GFLOP per frame | GFLOP/s |\n|---|---|---|---|---|")
     for row in flops:
         print(f"| {row['impl']} | {row['mode']} | {row['objects']} | {row['gflop_per_frame']:.0f} | {row['gflop_per_s']:.0f} |")
+    if stages:
+        print("\nWhere a tracked frame's time goes (median seconds, share of the frame):\n")
+        print("| stage | " + " | ".join(f"{s['impl']} {s['mode']} {s['objects']} obj" for s in stages) + " |")
+        print("|---|" + "---|" * len(stages))
+        names = STAGES + ["Python overhead"] + sorted({k for s in stages for k in s["seconds"]} - set(STAGES) - {"Python overhead"})
+        for name in names + ["frame"]:
+            cells = []
+            for s in stages:
+                value = s["frame"] if name == "frame" else s["seconds"].get(name)
+                in_frame = name in STAGES or name == "Python overhead"
+                cells.append("" if value is None else f"{value:.3f}" + (f" ({value / s['frame']:.0%})" if in_frame else ""))
+            print(f"| {name} | " + " | ".join(cells) + " |")
     for note in notes:
         print(f"- {note}")
 

@@ -13,7 +13,7 @@ from torch import nn
 
 from ..configuration import Sam2VisionConfig
 from .attention_kernels import scaled_dot_product_attention
-from .layers import MLP
+from .layers import MLP, in_token_chunks
 
 
 def _pool(x: torch.Tensor, stride: int) -> torch.Tensor:
@@ -106,7 +106,7 @@ class HieraBlock(nn.Module):
             x = _window_unpartition(x, window, padded, shortcut.shape[1:3])
 
         x = shortcut + x
-        return x + self.mlp(self.norm2(x))
+        return x + in_token_chunks(self.mlp, self.norm2(x))
 
 
 class Hiera(nn.Module):
@@ -143,7 +143,21 @@ class Hiera(nn.Module):
             dim = dim_out
 
     def position_embedding(self, height: int, width: int) -> torch.Tensor:
-        """Background embedding resized to the grid plus the window embedding tiled over it."""
+        """Background embedding resized to the grid plus the window embedding tiled over it.
+        Without gradients it is computed once and reused until the weights change (a bicubic
+        resize to the 256x256 grid: 2% of the image encoder on a CPU)."""
+        if torch.is_grad_enabled():
+            return self._position_embedding(height, width)
+        device = self.pos_embed.device
+        autocast = torch.get_autocast_dtype(device.type) if torch.is_autocast_enabled(device.type) else None
+        key = (height, width, self.pos_embed.dtype, device, autocast, self.pos_embed.data_ptr(),
+               self.pos_embed._version, self.pos_embed_window._version)
+        if getattr(self, "_cached_position", (None,))[0] != key:
+            with torch.inference_mode(False), torch.no_grad():  # a normal tensor, usable later in training
+                self._cached_position = (key, self._position_embedding(height, width))
+        return self._cached_position[1]
+
+    def _position_embedding(self, height: int, width: int) -> torch.Tensor:
         pos = F.interpolate(self.pos_embed, size=(height, width), mode="bicubic")
         reps = (height // self.pos_embed_window.shape[-2], width // self.pos_embed_window.shape[-1])
         pos = pos + self.pos_embed_window.tile(1, 1, *reps)

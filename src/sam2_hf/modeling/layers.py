@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
 from torch import nn
 
 from .attention_kernels import scaled_dot_product_attention
+
+
+# Tokens per chunk of a token-wise MLP in CPU inference (see in_token_chunks).
+CPU_CHUNK_TOKENS = 1024
+
+
+def in_token_chunks(function: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """``function(x)`` for a function applied to each token (last dimension) separately.
+
+    In CPU inference it runs on chunks of :data:`CPU_CHUNK_TOKENS` tokens, so an MLP's wide hidden
+    layer stays in cache instead of a fresh 100 MB tensor being written and read back (1.3-1.5x
+    faster for the 4096-65536-token MLPs of SAM 2 on two cores, same result). Training and other
+    devices take the whole tensor at once."""
+    tokens = x.shape[:-1].numel()
+    if x.device.type != "cpu" or torch.is_grad_enabled() or tokens <= CPU_CHUNK_TOKENS:
+        return function(x)
+    flat = x.reshape(tokens, x.shape[-1])
+    first = function(flat[:CPU_CHUNK_TOKENS])
+    out = first.new_empty(tokens, first.shape[-1])
+    out[:CPU_CHUNK_TOKENS] = first
+    for start in range(CPU_CHUNK_TOKENS, tokens, CPU_CHUNK_TOKENS):
+        out[start : start + CPU_CHUNK_TOKENS] = function(flat[start : start + CPU_CHUNK_TOKENS])
+    return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
 class MLP(nn.Module):

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..configuration import Sam2MemoryConfig
-from .layers import LayerNorm2d, sine_position_encoding
+from .layers import LayerNorm2d, feature_map_position_encoding
 
 
 class MaskDownsampler(nn.Module):
@@ -74,9 +74,11 @@ class Sam2MemoryEncoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if apply_sigmoid:
             masks = torch.sigmoid(masks)
+        if image_features.shape[0] > 1 and image_features.stride(0) == 0:
+            image_features = image_features[:1]  # one frame's features for every object: project them once
         x = self.feature_projection(image_features) + self.mask_downsampler(masks)
         for block in self.fuser:
             x = block(x)
         memory = self.out_proj(x)
-        pos = sine_position_encoding(memory.shape[1], *memory.shape[-2:], device=memory.device)
-        return memory, pos[None].to(memory.dtype)
+        pos = feature_map_position_encoding(memory.shape[1], *memory.shape[-2:], memory.device)
+        return memory, pos.to(memory.dtype)

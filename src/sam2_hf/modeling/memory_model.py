@@ -82,11 +82,13 @@ class MemorySteps:
         """Image embeddings ``(N, C, h, w)`` (with their position encoding ``(1, C, h, w)``) after
         memory attention over ``memory``."""
         n, c, h, w = embeddings.shape
-        position = position_encoding.flatten(2).transpose(1, 2).expand(n, -1, -1)
+        if n > 1 and embeddings.stride(0) == 0:
+            embeddings = embeddings[:1]  # one frame expanded to every object: memory attention shares its work
         conditioned = self.memory_attention(
-            embeddings.flatten(2).transpose(1, 2), position, memory.tokens, memory.position, memory.num_pointer_tokens
+            embeddings.flatten(2).transpose(1, 2), position_encoding.flatten(2).transpose(1, 2),
+            memory.tokens, memory.position, memory.num_pointer_tokens,
         )
-        return conditioned.transpose(1, 2).reshape(n, c, h, w)
+        return conditioned.expand(n, -1, -1).transpose(1, 2).reshape(n, c, h, w)
 
     def encode_memory(
         self,
