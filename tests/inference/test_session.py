@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -88,6 +90,29 @@ def test_video_file_is_decoded_lazily(model, frames, tmp_path):
     assert np.abs(sequential[5].astype(int) - frames[5]).mean() < 8  # lossy, but the same picture
     session.add_points(4, 1, [[30, 25]], [1])
     assert [r.frame_idx for r in track(session, reverse=True)] == [4, 3, 2, 1, 0]
+
+
+def test_prefetching_thread_gives_the_same_masks_and_is_off_on_cpu_by_default(model, frames):
+    """On a CPU the session decodes inline (the thread slowed tracking); asked for, the thread
+    decodes the next frame ahead (forwards and backwards) and the masks are the same."""
+    assert VideoSession(model, frames)._prefetcher is None
+    results, decoded_by = {}, {False: set(), True: set()}
+    for prefetch in (False, True):
+        session = VideoSession(model, frames, prefetch=prefetch)
+        load = session._load_pixels
+
+        def recording_load(frame_idx, load=load, threads=decoded_by[prefetch]):
+            threads.add(threading.current_thread().name.split("_")[0])
+            return load(frame_idx)
+
+        session._load_pixels = recording_load
+        session.add_points(5, 1, [[30, 25]], [1])
+        results[prefetch] = [r.mask_logits for r in track(session)] + [r.mask_logits for r in track(session, reverse=True)]
+        session.close()
+    assert decoded_by == {False: {"MainThread"}, True: {"MainThread", "sam2-prefetch"}}
+    assert len(results[True]) == len(results[False]) == (T - 5) + 6
+    for a, b in zip(results[False], results[True]):
+        torch.testing.assert_close(a, b)
 
 
 def test_objects_batched_equal_objects_alone(model, frames):
