@@ -176,16 +176,12 @@ class Tracker:
     def watch_stages(self, timer: "StageTimer") -> None:
         """Time this implementation's stages with ``timer`` (hooks on its own modules)."""
         m = self.model
-        if self.impl == "ours":
-            modules = {"image encoder": [m.vision_encoder], "memory attention": [m.memory_attention],
-                       "mask decoder": [m.prompt_encoder, m.mask_decoder], "memory encoder": [m.memory_encoder]}
-        elif self.impl == "official":
-            modules = {"image encoder": [m.image_encoder], "memory attention": [m.memory_attention],
-                       "mask decoder": [m.sam_prompt_encoder, m.sam_mask_decoder], "memory encoder": [m.memory_encoder]}
+        if self.impl == "official":
+            modules = {"image encoder": [m.image_encoder], "mask decoder": [m.sam_prompt_encoder, m.sam_mask_decoder]}
             timer.method("post-processing", m, "_get_orig_video_res_output")
-        else:
-            modules = {"image encoder": [m.vision_encoder], "memory attention": [m.memory_attention],
-                       "mask decoder": [m.prompt_encoder, m.mask_decoder], "memory encoder": [m.memory_encoder]}
+        else:  # ours and transformers name these modules alike
+            modules = {"image encoder": [m.vision_encoder], "mask decoder": [m.prompt_encoder, m.mask_decoder]}
+        modules.update({"memory attention": [m.memory_attention], "memory encoder": [m.memory_encoder]})
         for stage, parts in modules.items():
             for part in parts:
                 timer.module(stage, part)
@@ -208,9 +204,8 @@ class Tracker:
         clicks = CLICKS[:num_objects]
         if self.impl == "ours":
             session = VideoSession(self.model, str(video), dtype=self.dtype, fill_hole_area=0)
-            self.session = session
             if getattr(self, "timer", None):
-                self.timer.method("preprocessing", session, "_pixels")  # waiting for the prefetched frame
+                self.timer.method("preprocessing", session, "_pixels")  # decoding, or waiting for a prefetched frame
                 self.timer.method("post-processing", session, "_clean")
                 self.timer.method("post-processing", session, "_frame_result")
             for obj, (x, y) in enumerate(clicks, 1):

@@ -35,6 +35,12 @@ def in_token_chunks(function: Callable[[torch.Tensor], torch.Tensor], x: torch.T
     return out.reshape(*x.shape[:-1], out.shape[-1])
 
 
+def one_row_if_shared(x: torch.Tensor) -> torch.Tensor:
+    """``x[:1]`` when ``x`` is one row expanded over its batch (stride 0: one frame's features for
+    several objects), so work that depends only on that row is done once; else ``x``."""
+    return x[:1] if x.shape[0] > 1 and x.stride(0) == 0 else x
+
+
 class MLP(nn.Module):
     """``num_layers`` linear layers with an activation between them (none after the last)."""
 

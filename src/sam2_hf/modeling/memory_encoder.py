@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..configuration import Sam2MemoryConfig
-from .layers import LayerNorm2d, feature_map_position_encoding
+from .layers import LayerNorm2d, feature_map_position_encoding, one_row_if_shared
 
 
 class MaskDownsampler(nn.Module):
@@ -74,9 +74,7 @@ class Sam2MemoryEncoder(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         if apply_sigmoid:
             masks = torch.sigmoid(masks)
-        if image_features.shape[0] > 1 and image_features.stride(0) == 0:
-            image_features = image_features[:1]  # one frame's features for every object: project them once
-        x = self.feature_projection(image_features) + self.mask_downsampler(masks)
+        x = self.feature_projection(one_row_if_shared(image_features)) + self.mask_downsampler(masks)
         for block in self.fuser:
             x = block(x)
         memory = self.out_proj(x)

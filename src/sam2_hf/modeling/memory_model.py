@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..configuration import Sam2MemoryConfig
-from .layers import MLP, feature_map_position_encoding
+from .layers import MLP, feature_map_position_encoding, one_row_if_shared
 from .memory_attention import Sam2MemoryAttention
 from .memory_encoder import Sam2MemoryEncoder
 from .outputs import Sam2FrameFeatures, Sam2MemoryTokens
@@ -82,10 +82,8 @@ class MemorySteps:
         """Image embeddings ``(N, C, h, w)`` (with their position encoding ``(1, C, h, w)``) after
         memory attention over ``memory``."""
         n, c, h, w = embeddings.shape
-        if n > 1 and embeddings.stride(0) == 0:
-            embeddings = embeddings[:1]  # one frame expanded to every object: memory attention shares its work
         conditioned = self.memory_attention(
-            embeddings.flatten(2).transpose(1, 2), position_encoding.flatten(2).transpose(1, 2),
+            one_row_if_shared(embeddings).flatten(2).transpose(1, 2), position_encoding.flatten(2).transpose(1, 2),
             memory.tokens, memory.position, memory.num_pointer_tokens,
         )
         return conditioned.expand(n, -1, -1).transpose(1, 2).reshape(n, c, h, w)
