@@ -21,10 +21,10 @@ import yaml
 from sam2_hf import Sam2VideoModel, VideoSession
 from sam2_hf.data import load_sav, write_sav_dataset
 from sam2_hf.processing.image_processor import Sam2ImageProcessor
-from sam2_hf.training import TrainingConfig
+from sam2_hf.training import TrainingConfig, train
 from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
-from sam2_hf.training.trainer import learning_rate_factor
+from sam2_hf.training.trainer import build_model, learning_rate_factor
 
 from ..conftest import tiny_config
 
@@ -316,3 +316,34 @@ def test_shipped_model_recipe_is_a_chain_of_runs():
     # function of seed, clip length and step).
     draws = [(c.seed, c.clip_length) for c in configs]
     assert all(draws[index] not in draws[:index] for index in range(5, len(draws)))
+
+
+def test_memory_attention_dropout_option_replaces_the_models_and_is_saved(tmp_path, sav):
+    torch.manual_seed(0)
+    Sam2VideoModel(tiny_config()).save_pretrained(tmp_path / "checkpoint")  # dropout 0.1, SAM 2's
+    options = {"train_data": str(sav / "train"), "output_dir": str(tmp_path / "run"), "model": str(tmp_path / "checkpoint")}
+
+    def attend_twice(model: Sam2VideoModel) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two training-mode passes of memory attention over the same 8x8 frame and memories."""
+        generator = torch.Generator().manual_seed(0)
+        features = torch.randn(2, 64, model.config.mask_decoder_config.hidden_size, generator=generator)
+        memory = torch.randn(2, 128, model.config.memory_config.memory_dim, generator=generator)
+        attention = model.memory_attention.train()
+        return tuple(attention(features, torch.zeros_like(features), memory, torch.zeros_like(memory)) for _ in range(2))
+
+    first, second = attend_twice(build_model(TrainingConfig(**options)))
+    assert not torch.equal(first, second)  # dropout draws other masks each call
+    model = build_model(TrainingConfig(**options, memory_attention_dropout=0.0))
+    first, second = attend_twice(model)
+    assert torch.equal(first, second)
+    model.save_pretrained(tmp_path / "trained")
+    assert Sam2VideoModel.from_pretrained(tmp_path / "trained").config.memory_config.dropout == 0.0
+
+
+def test_training_leaves_denormals_as_torch_does_by_default(tmp_path, sav):
+    """Training flushes values below float32's normal range to zero (their slow path halved a
+    CPU step) and turns that off again when it ends."""
+    denormal = torch.tensor([1e-40])
+    assert (denormal * 1.0).item() != 0
+    train(TrainingConfig.from_file(write_config(tmp_path, sav, steps=1, save_every=0)))
+    assert (denormal * 1.0).item() != 0

@@ -152,3 +152,10 @@ class Sam2MemoryAttention(nn.Module):
         for layer in self.layers:
             x = layer(x, memory, memory_pos, num_object_pointer_tokens)
         return self.norm(x)
+
+    def set_dropout(self, probability: float) -> None:
+        """Change the dropout of every layer, on attention maps and residual branches alike
+        (``Sam2MemoryConfig.dropout`` sets it at construction)."""
+        for layer in self.layers:
+            layer.dropout.p = probability
+            layer.self_attn.dropout = layer.cross_attn_image.dropout = probability

@@ -47,6 +47,10 @@ class TrainingConfig:
         restart_memory: before the first step, re-initialise memory attention and the memory
             encoder as a local lookup (see :mod:`sam2_hf.training.memory_restart`): a model
             trained from scratch on prompted frames needs it to start tracking.
+        memory_attention_dropout: replaces the model's memory-attention dropout for this run
+            (SAM 2 trains with 0.1; None keeps the model's). With 0 attention runs as one fused
+            kernel: on CPU a step of 8-frame clips of the shipped small model took 1.0 s
+            instead of 1.2 s, the dropout masks of every attention map no longer drawn.
         max_seconds: stop after the first step that ends past this much training time (counted
             across resumes), saving the model as at the end; None trains all ``steps``. With the
             "constant" or "rsqrt" schedule the run can then be resumed with a larger limit.
@@ -77,6 +81,7 @@ class TrainingConfig:
     correction_clicks: int = 3
     prompt_routing_steps: int = 0
     restart_memory: bool = False
+    memory_attention_dropout: float | None = None
     max_seconds: float | None = None
     save_every: int = 100
     eval_every: int = 0
