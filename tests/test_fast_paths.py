@@ -71,21 +71,27 @@ def test_token_chunks_cover_every_token_once_and_only_without_gradients(monkeypa
     assert sizes == [10]
 
 
-def test_chunked_model_gives_the_unchunked_features_and_memory_attention(monkeypatch):
+def test_chunked_model_gives_the_unchunked_features_memory_attention_and_memory(monkeypatch):
     """The tiny model's grids are small, so chunks of 50 tokens exercise every chunked MLP
-    (Hiera blocks, memory attention) on a real forward pass."""
+    (Hiera blocks, memory attention, the memory encoder's fuser) on a real forward pass."""
     model = _model()
     torch.manual_seed(2)
     pixels = torch.randn(1, 3, 128, 128)
     memory = Sam2MemoryTokens(torch.randn(2, 2 * 64, 16), torch.randn(2, 2 * 64, 16), 0)
-    with torch.no_grad():
+    mask_logits, object_scores = torch.randn(2, 1, 128, 128), torch.ones(2, 1)
+
+    def run():
         features = model.encode_frame(pixels)
-        whole = model.attend_to_memory(features.image_embeddings.repeat(2, 1, 1, 1), features.position_encoding, memory)
+        attended = model.attend_to_memory(features.image_embeddings.repeat(2, 1, 1, 1), features.position_encoding, memory)
+        return features, attended, model.encode_memory(features.expand(2), mask_logits, object_scores, binarize=False)
+
+    with torch.no_grad():
+        features, whole, new_memory = run()
         monkeypatch.setattr(layers, "CPU_CHUNK_TOKENS", 50)
-        chunked_features = model.encode_frame(pixels)
-        chunked = model.attend_to_memory(features.image_embeddings.repeat(2, 1, 1, 1), features.position_encoding, memory)
+        chunked_features, chunked, chunked_memory = run()
     torch.testing.assert_close(chunked_features.image_embeddings, features.image_embeddings)
     torch.testing.assert_close(chunked, whole)
+    torch.testing.assert_close(chunked_memory, new_memory)
 
 
 def test_one_frame_shared_by_several_objects_gives_each_object_its_own_result():

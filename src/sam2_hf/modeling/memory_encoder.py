@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..configuration import Sam2MemoryConfig
-from .layers import LayerNorm2d, feature_map_position_encoding, one_row_if_shared
+from .layers import LayerNorm2d, feature_map_position_encoding, in_token_chunks, one_row_if_shared
 
 
 class MaskDownsampler(nn.Module):
@@ -50,8 +50,11 @@ class ConvNextBlock(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(self.depthwise_conv(x)).permute(0, 2, 3, 1)
-        y = self.layer_scale * self.pointwise_conv2(self.activation(self.pointwise_conv1(y)))
-        return x + y.permute(0, 3, 1, 2)
+        return x + in_token_chunks(self.pointwise_mlp, y).permute(0, 3, 1, 2)
+
+    def pointwise_mlp(self, y: torch.Tensor) -> torch.Tensor:
+        """The per-position MLP on channels-last ``y``, scaled by the learned per-channel scale."""
+        return self.layer_scale * self.pointwise_conv2(self.activation(self.pointwise_conv1(y)))
 
 
 class Sam2MemoryEncoder(nn.Module):
