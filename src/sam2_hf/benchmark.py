@@ -49,6 +49,7 @@ HEIGHT, WIDTH = 480, 854
 MODES = ["fp32", "bf16", "fp32-compiled", "bf16-compiled"]
 CLICKS = [(240.0, 200.0), (520.0, 300.0), (700.0, 120.0)]  # one per shape on frame 0
 OFFICIAL_CONFIG = "configs/sam2.1/sam2.1_hiera_t.yaml"
+MODEL_SIDE = 1024  # hiera-tiny's input size
 # Every frame each reference holds as float32 1024x1024x3 (plus its features cache).
 REFERENCE_MIB_PER_FRAME = {"official": 12.0, "transformers": 24.0}
 IMPLEMENTATIONS = ("ours", "official", "transformers")
@@ -253,7 +254,7 @@ class Tracker:
 
         with torch.inference_mode():
             for obj, (x, y) in enumerate(clicks, 1):
-                point = torch.tensor([[[[x / WIDTH * 1024, y / HEIGHT * 1024]]]])
+                point = torch.tensor([[[[x / WIDTH * MODEL_SIDE, y / HEIGHT * MODEL_SIDE]]]])
                 session.add_point_inputs(session.obj_id_to_idx(obj), 0,
                                          {"point_coords": point, "point_labels": torch.tensor([[[1]]], dtype=torch.int32)})
             session.obj_with_new_inputs = list(range(1, len(clicks) + 1))
@@ -273,7 +274,7 @@ def child(job: dict) -> dict:
     autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=job["mode"].startswith("bf16"))
     result: dict = {}
     if job["kind"] == "encode_image":
-        pixels = torch.randn(1, 3, 1024, 1024)
+        pixels = torch.randn(1, 3, MODEL_SIDE, MODEL_SIDE)
         times = []
         with torch.inference_mode(), autocast:
             for _ in range(job["repeats"] + 1):
@@ -322,16 +323,18 @@ def child(job: dict) -> dict:
 
 def hole_filling_seconds(logits: dict) -> float:
     """Median seconds of our hole filling (the session's default area) on each timed frame's
-    masks at the decoder's resolution, where the session applies it."""
+    masks at the decoder's resolution (a quarter of the model's input side), where the session
+    applies it."""
     import torch.nn.functional as F
 
     from sam2_hf.inference.postprocess import fill_holes
+    from sam2_hf.inference.session import DEFAULT_FILL_HOLE_AREA
 
     times = []
     for masks in logits.values():
-        low_res = F.interpolate(masks[:, None], size=(256, 256), mode="bilinear", align_corners=False)
+        low_res = F.interpolate(masks[:, None], size=(MODEL_SIDE // 4,) * 2, mode="bilinear", align_corners=False)
         tick = time.perf_counter()
-        fill_holes(low_res, 8)
+        fill_holes(low_res, DEFAULT_FILL_HOLE_AREA)
         times.append(time.perf_counter() - tick)
     return statistics.median(times)
 

@@ -36,6 +36,7 @@ from .tracked_frames import TrackedFrames
 logger = logging.getLogger(__name__)
 
 BOX_LABELS = (2, 3)
+DEFAULT_FILL_HOLE_AREA = 8  # the official predictor's default
 
 
 @dataclass
@@ -85,7 +86,7 @@ class VideoSession:
         video: a video file, a folder of frames, a ``(T, H, W, 3)`` array, a list or an iterable of
             frames; ``None`` for a live stream fed with :meth:`push_frame`.
         fill_hole_area: fill background holes of at most this many pixels in the low-res masks
-            (the reference's default is 8; 0 disables).
+            (the reference's default, :data:`DEFAULT_FILL_HOLE_AREA`; 0 disables).
         remove_sprinkle_area: remove foreground specks of at most this many pixels (0 disables).
         non_overlap_masks: each pixel goes to the highest-scoring object only.
         offload_to_cpu: keep memories and masks in CPU memory when the model runs on a GPU.
@@ -113,7 +114,7 @@ class VideoSession:
         model: Sam2VideoModel,
         video: Any = None,
         *,
-        fill_hole_area: int = 8,
+        fill_hole_area: int = DEFAULT_FILL_HOLE_AREA,
         remove_sprinkle_area: int = 0,
         non_overlap_masks: bool = False,
         offload_to_cpu: bool = False,
