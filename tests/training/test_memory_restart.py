@@ -10,7 +10,7 @@ import torch
 from sam2_hf import Sam2VideoModel
 from sam2_hf.training import TrainingConfig
 from sam2_hf.training.memory_restart import make_memory_attention_local, restart_memory
-from sam2_hf.training.trainer import build_model
+from sam2_hf.training.trainer import load_model, prepare_model
 
 from ..conftest import tiny_config
 
@@ -87,8 +87,9 @@ def test_training_config_restarts_the_memory_of_a_saved_checkpoint(tmp_path):
     Sam2VideoModel(tiny_config()).save_pretrained(tmp_path / "checkpoint")
     saved = Sam2VideoModel.from_pretrained(tmp_path / "checkpoint").state_dict()
     options = {"train_data": str(tmp_path), "output_dir": str(tmp_path / "run"), "model": str(tmp_path / "checkpoint")}
-    kept = build_model(TrainingConfig(**options)).state_dict()
-    restarted = build_model(TrainingConfig(**options, restart_memory=True)).state_dict()
+    plain, restarting = TrainingConfig(**options), TrainingConfig(**options, restart_memory=True)
+    kept = prepare_model(load_model(plain), plain).state_dict()
+    restarted = prepare_model(load_model(restarting), restarting).state_dict()
     assert all(torch.equal(kept[name], saved[name]) for name in saved)
     changed = {name for name in saved if not torch.equal(restarted[name], saved[name])}
     assert changed and all(name.startswith(MEMORY_MODULES) for name in changed)

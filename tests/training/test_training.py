@@ -19,12 +19,12 @@ import torch
 import yaml
 
 from sam2_hf import Sam2VideoModel, VideoSession
-from sam2_hf.data import load_sav, write_sav_dataset
+from sam2_hf.data import load_sav
 from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig, train
 from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
-from sam2_hf.training.trainer import build_model, learning_rate_factor
+from sam2_hf.training.trainer import learning_rate_factor, load_model, prepare_model
 
 from ..conftest import tiny_config
 
@@ -36,14 +36,6 @@ TINY_MODEL = {
     "image_size": 128,
 }
 REPOSITORY = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def sav(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sav")
-    write_sav_dataset(root / "train", 3, seed=1, num_frames=24)
-    write_sav_dataset(root / "val", 1, layout="val", seed=2, num_frames=12)
-    return root
 
 
 def write_config(folder: Path, sav: Path, **options) -> Path:
@@ -331,9 +323,11 @@ def test_memory_attention_dropout_option_replaces_the_models_and_is_saved(tmp_pa
         attention = model.memory_attention.train()
         return tuple(attention(features, torch.zeros_like(features), memory, torch.zeros_like(memory)) for _ in range(2))
 
-    first, second = attend_twice(build_model(TrainingConfig(**options)))
+    config = TrainingConfig(**options)
+    first, second = attend_twice(prepare_model(load_model(config), config))
     assert not torch.equal(first, second)  # dropout draws other masks each call
-    model = build_model(TrainingConfig(**options, memory_attention_dropout=0.0))
+    config = TrainingConfig(**options, memory_attention_dropout=0.0)
+    model = prepare_model(load_model(config), config)
     first, second = attend_twice(model)
     assert torch.equal(first, second)
     model.save_pretrained(tmp_path / "trained")

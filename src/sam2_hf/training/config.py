@@ -51,6 +51,10 @@ class TrainingConfig:
             (SAM 2 trains with 0.1; None keeps the model's). With 0 attention runs as one fused
             kernel: on CPU a step of 8-frame clips of the shipped small model took 1.0 s
             instead of 1.2 s, the dropout masks of every attention map no longer drawn.
+        image_embedding_rms: before the first step, scale the image embedding to this RMS on
+            the first clip's frames (see :mod:`sam2_hf.training.embedding_scale`); train with
+            ``freeze_image_encoder`` then, or it grows back. The shipped small model's had grown
+            from 0.7 to 77 and drowned its memory.
         max_seconds: stop after the first step that ends past this much training time (counted
             across resumes), saving the model as at the end; None trains all ``steps``. With the
             "constant" or "rsqrt" schedule the run can then be resumed with a larger limit.
@@ -82,6 +86,7 @@ class TrainingConfig:
     prompt_routing_steps: int = 0
     restart_memory: bool = False
     memory_attention_dropout: float | None = None
+    image_embedding_rms: float | None = None
     max_seconds: float | None = None
     save_every: int = 100
     eval_every: int = 0

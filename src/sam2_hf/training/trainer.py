@@ -37,6 +37,7 @@ from ..processing.processor import Sam2Processor
 from .clip_model import ClipTrainingModel
 from .clips import ClipDataset
 from .config import TrainingConfig
+from .embedding_scale import set_image_embedding_rms
 from .losses import LossWeights
 from .memory_restart import restart_memory
 from .prompts import PromptMix
@@ -47,16 +48,25 @@ MEMORY_AND_DECODER = ("memory_attention", "memory_encoder", "mask_decoder", "obj
                       "no_memory", "no_object", "mask_prompt_downsample")
 
 
-def build_model(config: TrainingConfig) -> Sam2VideoModel:
-    """A fresh model from a preset name or config fields, or a checkpoint to fine-tune (its
-    memory modules restarted if the config asks)."""
+def load_model(config: TrainingConfig) -> Sam2VideoModel:
+    """A fresh model from a preset name or config fields, or a checkpoint to fine-tune."""
     torch.manual_seed(config.seed)
     if isinstance(config.model, dict):
-        model = Sam2VideoModel(Sam2Config(**config.model))
-    elif config.model in PRESETS:
-        model = Sam2VideoModel(Sam2Config.from_preset(config.model))
-    else:
-        model = Sam2VideoModel.from_pretrained(config.model)
+        return Sam2VideoModel(Sam2Config(**config.model))
+    if config.model in PRESETS:
+        return Sam2VideoModel(Sam2Config.from_preset(config.model))
+    return Sam2VideoModel.from_pretrained(config.model)
+
+
+def prepare_model(model: Sam2VideoModel, config: TrainingConfig, first_frames: torch.Tensor | None = None) -> Sam2VideoModel:
+    """What the config changes before the first step, in place: the image embedding's scale
+    (measured on ``first_frames``, the first clip's), then a memory restart (fresh memory modules
+    must not inherit the rescale's compensation), then the memory-attention dropout."""
+    if config.image_embedding_rms is not None:
+        if first_frames is None:
+            raise ValueError("image_embedding_rms needs a step on real frames to measure (all steps are prompt-routing steps)")
+        factor = set_image_embedding_rms(model, first_frames, config.image_embedding_rms)
+        logger.info("image embedding scaled by %.4g to RMS %g", factor, config.image_embedding_rms)
     if config.restart_memory:
         restart_memory(model, config.seed)
     if config.memory_attention_dropout is not None:
@@ -140,7 +150,7 @@ def _train(config: TrainingConfig) -> Path:
                               # The schedule counts optimizer steps, whatever the number of processes.
                               step_scheduler_with_optimizer=False)
     set_seed(config.seed)
-    model = build_model(config)
+    model = load_model(config)
     processor = Sam2ImageProcessor(model.config.image_size, model.config.image_mean, model.config.image_std)
     videos = load_sav(config.train_data)
     # Step s, clip c of process p is sample (s * clips_per_step + c) * num_processes + p.
@@ -148,6 +158,8 @@ def _train(config: TrainingConfig) -> Path:
     clips = ClipDataset(videos, processor, num_samples=config.steps * samples_per_step, clip_length=config.clip_length,
                         max_objects=config.max_objects, seed=config.seed,
                         frames_from=config.prompt_routing_steps * samples_per_step)
+    first_frames = clips[min(clips.frames_from, len(clips) - 1)]["pixel_values"] if config.image_embedding_rms else None
+    prepare_model(model, config, first_frames)  # before a resumed run's weights are loaded over it
     loader = DataLoader(clips, batch_size=1, shuffle=False, collate_fn=lambda batch: batch[0])
     module = ClipTrainingModel(model, PromptMix(**config.prompt_mix), config.num_correction_frames,
                                config.correction_clicks, LossWeights())
