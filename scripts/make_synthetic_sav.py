@@ -2,7 +2,9 @@
 
     python scripts/make_synthetic_sav.py data/
 
-gives data/synthetic_train (SA-V train layout: mp4 + *_manual.json), data/synthetic_val
+gives data/synthetic_train (SA-V train layout: mp4 + *_manual.json, but masks on every frame, not
+every 4th: the training recipe takes clips of consecutive frames, the motion the tracker sees at
+24 fps, and of every 4th, SA-V's 6 fps), data/synthetic_val
 (val layout: JPEG frames + per-object PNGs; other seeds, longer clips), data/synthetic_val_mini
 (4 more held-out videos of 48 frames, which the training recipe scores while it runs) and
 data/synthetic_val_twins (held-out videos whose distractors are exact copies of their targets:
@@ -27,10 +29,13 @@ def main() -> None:
     parser.add_argument("--val-videos", type=int, default=20)
     parser.add_argument("--val-mini-videos", type=int, default=4)
     parser.add_argument("--twin-videos", type=int, default=8)
+    parser.add_argument("--train-annotation-stride", type=int, default=1,
+                        help="training masks every this many frames (SA-V's own files: 4)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
     scene = {"height": 144, "width": 192, "num_objects": 3, "num_distractors": 2, "workers": args.workers}
-    write_sav_dataset(args.root / "synthetic_train", args.train_videos, layout="train", seed=1, num_frames=64, **scene)
+    write_sav_dataset(args.root / "synthetic_train", args.train_videos, layout="train", seed=1, num_frames=64,
+                      annotation_stride=args.train_annotation_stride, **scene)
     write_sav_dataset(args.root / "synthetic_val", args.val_videos, layout="val", seed=2, num_frames=96, **scene)
     write_sav_dataset(args.root / "synthetic_val_mini", args.val_mini_videos, layout="val", seed=3, num_frames=48, **scene)
     write_sav_dataset(args.root / "synthetic_val_twins", args.twin_videos, layout="val", seed=4, num_frames=96,

@@ -26,13 +26,15 @@ def test_render_is_deterministic_and_objects_move_occlude_and_leave():
     assert np.linalg.norm(centres[-1] - centres[0]) > 2
 
 
-@pytest.mark.parametrize("layout", ["train", "val"])
-def test_reader_round_trips_masks_exactly(tmp_path, layout):
-    ids = write_sav_dataset(tmp_path, 2, layout=layout, seed=3, num_frames=12, num_objects=2)
+@pytest.mark.parametrize("layout, annotation_stride", [("train", 4), ("val", 4), ("train", 1), ("val", 3)])
+def test_reader_round_trips_masks_exactly(tmp_path, layout, annotation_stride):
+    ids = write_sav_dataset(tmp_path, 2, layout=layout, seed=3, num_frames=12, num_objects=2,
+                            annotation_stride=annotation_stride)
     dataset = load_sav(tmp_path)
     assert dataset["video_id"] == ids and len(dataset) == 2
     row = dataset[1]
-    assert row["frame_indices"] == [0, 4, 8] and row["num_frames"] == 12 and (row["height"], row["width"]) == (96, 128)
+    assert row["frame_indices"] == list(range(0, 12, annotation_stride))
+    assert row["num_frames"] == 12 and (row["height"], row["width"]) == (96, 128)
     frames, masks = render_video(3 * 100_000 + 1, num_frames=12, num_objects=2)
     for i, t in enumerate(row["frame_indices"]):
         decoded = decode_masks(row, i)

@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from sam2_hf import Sam2VideoModel, VideoSession
-from sam2_hf.data import load_sav
+from sam2_hf.data import decode_masks, load_sav, write_sav_dataset
 from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig, train
 from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
@@ -126,6 +126,29 @@ def test_clips_are_a_function_of_the_sample_number(sav):
     routing = ClipDataset(videos, processor, 4, clip_length=4, seed=3, frames_from=3)
     assert routing[2]["pixel_values"] is None and torch.equal(routing[3]["pixel_values"], a[3]["pixel_values"])
     assert all(torch.equal(routing[i]["targets"], a[i]["targets"]) and routing[i]["seed"] == a[i]["seed"] for i in (2, 3))
+
+
+def test_clips_take_every_kth_annotated_frame(tmp_path):
+    write_sav_dataset(tmp_path, 2, seed=5, num_frames=24, num_objects=2, annotation_stride=1)
+    videos = load_sav(tmp_path)
+    processor = Sam2ImageProcessor(96)
+    every_masks = {row["video_id"]: [torch.from_numpy(decode_masks(row, i)) for i in range(24)] for row in videos}
+    for step in (1, 3):
+        clip = ClipDataset(videos, processor, 1, clip_length=5, max_objects=1, seed=0, flip_probability=0.0,
+                           frame_steps=(step,))[0]
+        targets = clip["targets"][:, 0] > 0.5  # (T, S, S)
+        matches = [(video, start) for video, masks in every_masks.items() for start in range(24 - 4 * step)
+                   if all(torch.equal(targets[i], _resized_any(masks[start + i * step], 96, targets[i]))
+                          for i in range(5))]
+        assert matches, f"no run of every {step}th frame gives the clip's masks"
+    with pytest.raises(ValueError, match="frame_steps"):
+        ClipDataset(videos, processor, 1, frame_steps=(0,))
+
+
+def _resized_any(masks: torch.Tensor, size: int, target: torch.Tensor) -> torch.Tensor:
+    """The object's mask among ``masks`` ``(N, H, W)`` (resized as the clips resize) equal to ``target``, else the first."""
+    resized = torch.nn.functional.interpolate(masks[None].float(), size=(size, size), mode="nearest")[0] > 0.5
+    return next((m for m in resized if torch.equal(m, target)), resized[0])
 
 
 def test_cli_run_writes_a_loadable_model_and_logs(tmp_path, sav):

@@ -169,19 +169,25 @@ def write_sav_dataset(
     num_objects: int = 2,
     num_distractors: int = 1,
     twins: bool = False,
+    annotation_stride: int = ANNOTATION_STRIDE,
     workers: int = 1,
 ) -> list[str]:
     """Write ``num_videos`` synthetic videos in SA-V's train or val/test layout; returns their ids.
 
     Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos;
     ``twins`` makes the distractors exact copies of their targets (see :func:`render_video`).
-    ``workers`` processes render videos side by side (the files are the same for any number)."""
+    Masks are written every ``annotation_stride`` frames: SA-V's 4 (6 fps of 24), or 1 for
+    training on the consecutive frames a tracker sees (the json then lists its frames, which SA-V's
+    own files leave out). ``workers`` processes render videos side by side (the files are the same
+    for any number)."""
     if layout not in ("train", "val"):
         raise ValueError(f"layout is 'train' or 'val', got {layout!r}")
+    if annotation_stride < 1:
+        raise ValueError(f"annotation_stride must be at least 1, got {annotation_stride}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     scene = (num_frames, height, width, num_objects, num_distractors, twins)
-    jobs = [(root, layout, seed * 100_000 + k, scene) for k in range(num_videos)]
+    jobs = [(root, layout, seed * 100_000 + k, scene, annotation_stride) for k in range(num_videos)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
             return list(pool.map(_write_video, jobs))
@@ -189,14 +195,14 @@ def write_sav_dataset(
 
 
 def _write_video(job: tuple) -> str:
-    root, layout, video_seed, scene = job
+    root, layout, video_seed, scene, annotation_stride = job
     video_id = f"sav_{video_seed:06d}"
     frames, masks = render_video(video_seed, *scene)
-    (_write_train_video if layout == "train" else _write_val_video)(root, video_id, frames, masks)
+    (_write_train_video if layout == "train" else _write_val_video)(root, video_id, frames, masks, annotation_stride)
     return video_id
 
 
-def _write_train_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray) -> None:
+def _write_train_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray, annotation_stride: int) -> None:
     import av
 
     height, width = frames.shape[1:3]
@@ -209,17 +215,18 @@ def _write_train_video(root: Path, video_id: str, frames: np.ndarray, masks: np.
         container.mux(stream.encode())
     writer = MaskletJsonWriter(root / f"{video_id}_manual.json", video_id, height, width, fps=FPS, masklet_type="manual")
     object_ids = list(range(masks.shape[1]))
-    for t in range(0, len(frames), ANNOTATION_STRIDE):
+    for t in range(0, len(frames), annotation_stride):
         writer.write(t, masks[t], object_ids)
     data = writer.to_dict(num_frames=len(frames))
     # Real SA-V files: no frame index list (rows are every 4th frame) and first-appeared counted
     # in annotated frames, which is what the writer's row index already is.
-    data.pop("masklet_frame_indices")
+    if annotation_stride == ANNOTATION_STRIDE:
+        data.pop("masklet_frame_indices")
     data["video_split"] = "train"
     (root / f"{video_id}_manual.json").write_text(json.dumps(data))
 
 
-def _write_val_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray) -> None:
+def _write_val_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray, annotation_stride: int) -> None:
     frame_dir = root / "JPEGImages_24fps" / video_id
     frame_dir.mkdir(parents=True, exist_ok=True)
     for t, frame in enumerate(frames):
@@ -227,5 +234,5 @@ def _write_val_video(root: Path, video_id: str, frames: np.ndarray, masks: np.nd
     for obj in range(masks.shape[1]):
         mask_dir = root / "Annotations_6fps" / video_id / f"{obj:03d}"
         mask_dir.mkdir(parents=True, exist_ok=True)
-        for t in range(0, len(frames), ANNOTATION_STRIDE):
+        for t in range(0, len(frames), annotation_stride):
             Image.fromarray(masks[t, obj].astype(np.uint8) * 255).save(mask_dir / f"{t:05d}.png")

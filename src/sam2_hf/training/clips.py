@@ -24,12 +24,16 @@ class ClipDataset(Dataset):
     ``max_objects`` objects, all visible on the first frame) and ``seed`` for the prompts.
     Samples numbered below ``frames_from`` come without frames (``pixel_values`` None): the
     prompt-routing steps never look at them, and decoding them took most of such a step's time.
+    A clip takes every ``k``-th annotated frame, ``k`` drawn from ``frame_steps`` for each clip.
     """
 
     def __init__(self, videos, processor: Sam2ImageProcessor, num_samples: int, clip_length: int = 8,
-                 max_objects: int = 3, seed: int = 0, flip_probability: float = 0.5, frames_from: int = 0) -> None:
+                 max_objects: int = 3, seed: int = 0, flip_probability: float = 0.5, frames_from: int = 0,
+                 frame_steps: tuple[int, ...] = (1,)) -> None:
         if clip_length < 2:
             raise ValueError("clips need at least 2 frames (the first is prompted, the rest are tracked)")
+        if not frame_steps or min(frame_steps) < 1:
+            raise ValueError(f"frame_steps must be positive annotated-frame steps, got {list(frame_steps)}")
         self.videos = videos
         self.processor = processor
         self.num_samples = num_samples
@@ -38,6 +42,7 @@ class ClipDataset(Dataset):
         self.seed = seed
         self.flip_probability = flip_probability
         self.frames_from = frames_from
+        self.frame_steps = tuple(int(k) for k in frame_steps)
 
     def __len__(self) -> int:
         return self.num_samples
@@ -47,8 +52,10 @@ class ClipDataset(Dataset):
         for _ in range(100):
             row = self.videos[int(rng.integers(len(self.videos)))]
             annotated = len(row["frame_indices"])
-            length = min(self.clip_length, annotated)
-            start = int(rng.integers(annotated - length + 1))
+            # One step needs no draw: clips of the single-step datasets stay what they were.
+            step = self.frame_steps[0] if len(self.frame_steps) == 1 else int(rng.choice(self.frame_steps))
+            length = min(self.clip_length, (annotated - 1) // step + 1)
+            start = int(rng.integers(annotated - (length - 1) * step))
             first = decode_masks(row, start)
             visible = np.flatnonzero(first.any(axis=(1, 2)))
             if length >= 2 and len(visible):
@@ -56,7 +63,7 @@ class ClipDataset(Dataset):
         else:
             raise ValueError("no video has an object visible at the start of a 2-frame stretch")
         chosen = rng.choice(visible, size=min(self.max_objects, len(visible)), replace=False)
-        positions = range(start, start + length)
+        positions = range(start, start + (length - 1) * step + 1, step)
         masks = np.stack([decode_masks(row, i)[chosen] for i in positions])  # (T, N, H, W)
         size = self.processor.image_size
         targets = F.interpolate(torch.from_numpy(masks).float(), size=(size, size), mode="nearest")
