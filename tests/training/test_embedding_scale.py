@@ -42,6 +42,25 @@ def test_rescaling_changes_the_embedding_level_alone_and_keeps_memories():
     torch.testing.assert_close(memory_after, memory_before, rtol=1e-4, atol=1e-5)
 
 
+@torch.no_grad()
+def test_rescaling_keeps_the_decoders_token_updates_in_proportion_to_the_image_stream():
+    """Each two-way layer adds image-to-token updates (weighted sums of token values: their size
+    does not follow the image tokens') to the image tokens: scaled with the embedding, they keep
+    their proportion to it; left alone they would be 50x louder and wipe the embedding out."""
+    torch.manual_seed(0)
+    model = Sam2VideoModel(tiny_config()).eval()
+    layer = model.mask_decoder.transformer.layers[0]
+    width = model.config.mask_decoder_config.hidden_size
+    keys, queries = torch.randn(2, 64, width) * 50, torch.randn(2, 7, width)
+
+    def update_share(keys: torch.Tensor) -> float:
+        return float(layer.cross_attn_image_to_token(keys, queries, queries).norm() / keys.norm())
+
+    before = update_share(keys)
+    rescale_image_embedding(model, 0.02)
+    assert 0.5 < update_share(keys * 0.02) / before < 2
+
+
 def test_set_image_embedding_rms_reaches_the_target():
     torch.manual_seed(0)
     model = Sam2VideoModel(tiny_config()).eval()

@@ -9,13 +9,17 @@ small model's embedding grew while its memory was still unhelpful, which silence
 further: per-value RMS 0.70 at initialisation, 22.6 when first shipped, 43.7 and then 76.7
 after two more runs. At 76.7 the three objects of a clip got the same memory (0.03% apart), the
 same object pointer (0.005% apart) and the same mask on every tracked frame, even on a video
-whose frames were all the same.
+whose frames were all the same. The mask decoder had adapted too: its two-way transformer adds
+token updates to the image tokens and normalises, and updates sized against a 77-RMS embedding
+wiped out the RMS-1 memory-conditioned embedding of tracked frames (its image tokens came out
+98% the same with that embedding zeroed), so tracked frames were segmented from the
+high-resolution features alone.
 
 :func:`set_image_embedding_rms` brings it back: the feature-pyramid convolutions that make that
 level (its own and the deeper ones added top-down) are scaled down, the memory encoder's
-projection of it scaled up to match, so only what adds to the embedding has to adapt. Train
-with the image encoder frozen after it: rescaled again before every step instead, the embedding grew back by
-~30% a step (AdamW moves weights by about the learning rate whatever their size, and the
+projection of it scaled up and the decoder's image-to-token updates down to match. Train with
+the image encoder frozen after it: rescaled again before every step instead, the embedding grew
+back by ~30% a step (AdamW moves weights by about the learning rate whatever their size, and the
 scaled-down convolutions were small), and the compensating projection grew without bound.
 """
 
@@ -53,12 +57,19 @@ def embedding_lateral_convs(model: Sam2VideoModel) -> list[torch.nn.Conv2d]:
 
 @torch.no_grad()
 def rescale_image_embedding(model: Sam2VideoModel, factor: float) -> None:
-    """Multiply the image embedding by ``factor`` (in place), the memory encoder's projection of
-    it divided by ``factor`` so memories of the same masks stay the same."""
+    """Multiply the image embedding by ``factor`` (in place), with two compensations: the memory
+    encoder's projection of it divided by ``factor``, so memories of the same masks stay the
+    same; and the mask decoder's image-to-token updates multiplied by it, so the image stream of
+    its two-way transformer keeps its proportion to them (each layer adds them to the image
+    tokens, then normalises; being weighted sums of token values, their size does not follow the
+    image tokens')."""
     for conv in embedding_lateral_convs(model):
         conv.weight.mul_(factor)
         conv.bias.mul_(factor)
     model.memory_encoder.feature_projection.weight.div_(factor)
+    for layer in model.mask_decoder.transformer.layers:
+        layer.cross_attn_image_to_token.out_proj.weight.mul_(factor)
+        layer.cross_attn_image_to_token.out_proj.bias.mul_(factor)
 
 
 def set_image_embedding_rms(model: Sam2VideoModel, pixel_values: torch.Tensor, target_rms: float) -> float:
