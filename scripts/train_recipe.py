@@ -30,7 +30,7 @@ from sam2_hf.evaluation.model_evaluation import evaluate_model
 from sam2_hf.training import TrainingConfig, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PHASES = [f"shipped_model_phase{i}" for i in range(8)] + ["shipped_model"]
+PHASES = [f"shipped_model_phase{i}" for i in range(9)] + ["shipped_model"]
 ROUTING_STEP_COST = 0.25  # a prompt-routing step, in clip frames: one frame, no image encoder
 
 
@@ -85,10 +85,10 @@ def main() -> None:
                 config.max_seconds = max(1.0, remaining - 1.25 * sum(costs[index + 1:]) / speed)
             else:
                 config.max_seconds = max(1.0, remaining * costs[index] / sum(costs[index:]))
-        phase_started = time.time()
         final = train(config)
-        seconds = time.time() - phase_started
-        steps = json.loads((Path(config.output_dir) / "training_summary.json").read_text())["steps"]
+        # The run's own count: a phase resumed from an earlier session's checkpoint counts all of its time.
+        summary = json.loads((Path(config.output_dir) / "training_summary.json").read_text())
+        steps, seconds = summary["steps"], summary["seconds"]
         planned = config.steps
         config.steps = steps
         speed = phase_cost(config) / max(seconds, 1e-3)
