@@ -34,8 +34,9 @@ def run_history(run: Path) -> dict:
     summary = json.loads((run / "recipe_summary.json").read_text())
     for phase in summary["phases"]:
         config = json.loads((run / phase["config"] / "training_config.json").read_text())
-        phase.update({key: config[key] for key in ("clip_length", "max_objects", "learning_rate", "schedule",
-                                                   "prompt_routing_steps", "restart_memory", "freeze_image_encoder")})
+        phase.update({key: config[key] for key in ("clip_length", "frame_steps", "max_objects", "learning_rate", "schedule",
+                                                   "prompt_routing_steps", "image_embedding_rms", "restart_memory",
+                                                   "freeze_image_encoder")})
     return summary
 
 
@@ -48,13 +49,17 @@ def describe(history: list[dict]) -> str:
             notes = []
             if phase["prompt_routing_steps"]:
                 notes.append(f"the first {min(phase['prompt_routing_steps'], phase['steps'])} prompt-routing steps")
+            if phase.get("image_embedding_rms"):  # runs before the third recorded neither option
+                notes.append(f"image embedding scaled to RMS {phase['image_embedding_rms']:g} first")
             if phase["restart_memory"]:
                 notes.append("memory modules restarted as a local lookup first")
             if phase["freeze_image_encoder"]:
                 notes.append("image encoder frozen")
             extra = f" ({'; '.join(notes)})" if notes else ""
+            steps = phase.get("frame_steps", [1])
+            apart = f" {'-'.join(str(k) for k in sorted(set(steps)))} annotated frames apart" if steps != [1] else ""
             lines.append(f"   - `configs/{phase['config']}.yaml`: {phase['steps']} steps{extra} of clips of "
-                         f"{phase['clip_length']} frames, up to {phase['max_objects']} objects, lr {phase['learning_rate']} "
+                         f"{phase['clip_length']} frames{apart}, up to {phase['max_objects']} objects, lr {phase['learning_rate']} "
                          f"({phase['schedule']}), {phase['seconds'] / 60:.1f} minutes")
     return "\n".join(lines)
 

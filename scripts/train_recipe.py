@@ -101,8 +101,9 @@ def main() -> None:
         score = evaluate_model(model, val_data)["1_click"]
         logging.info("final model: val J&F from one click %.3f", score)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else f"CPU, {torch.get_num_threads()} threads"
+    # Training time of the phases (resumed ones counted whole), not this call's wall clock.
     result = {"date": time.strftime("%Y-%m-%d"), "device": device, "start_from": args.start_from, "phases": phases,
-              "seconds": round(time.time() - started, 1), "val_data": val_data, "val_jf_1_click": score,
+              "seconds": round(sum(phase["seconds"] for phase in phases), 1), "val_data": val_data, "val_jf_1_click": score,
               "seed_offset": args.seed_offset, "steps_scale": args.steps_scale}
     (args.run / "recipe_summary.json").write_text(json.dumps(result, indent=2))
 
