@@ -31,10 +31,13 @@ def test_dispatch_keeps_pytorch_kernel_for_training(monkeypatch):
     assert out.grad_fn is not None and "ScaledDotProduct" in type(out.grad_fn).__name__
     with torch.no_grad():
         assert not attention_kernels.uses_blocked_attention(q)  # float32: PyTorch's kernel is as fast
+        assert attention_kernels.uses_blocked_attention(q, value_dim=4)  # but needs values as wide as q
+        assert not attention_kernels.uses_blocked_attention(q, value_dim=8)
         assert attention_kernels.uses_blocked_attention(q.bfloat16())
         assert attention_kernels.uses_blocked_attention(q.half())
         assert not attention_kernels.uses_blocked_attention(q.bfloat16(), dropout_p=0.1)
     assert not attention_kernels.uses_blocked_attention(q.bfloat16())
+    assert not attention_kernels.uses_blocked_attention(q, value_dim=4)
 
 
 def test_dispatch_keeps_pytorch_kernel_for_bfloat16_on_matrix_units(monkeypatch):
@@ -43,6 +46,7 @@ def test_dispatch_keeps_pytorch_kernel_for_bfloat16_on_matrix_units(monkeypatch)
     q = torch.randn(1, 1, 6, 8)
     with torch.no_grad():
         assert not attention_kernels.uses_blocked_attention(q.bfloat16())
+        assert not attention_kernels.uses_blocked_attention(q.bfloat16(), value_dim=4)
         assert attention_kernels.uses_blocked_attention(q.half())
 
 
@@ -56,21 +60,24 @@ def test_bfloat16_blocked_attention_stays_close():
 
 
 @pytest.mark.parametrize("num_heads", [1, 2])
-def test_memory_cross_attention_projects_values_after_attending(monkeypatch, num_heads):
-    """The fast path (raw 8-channel memories weighted, then projected) equals the plain path
-    (every memory projected to the 32-wide heads first, then weighted): exactly in float32 when
-    forced on, closely in bfloat16 where it runs by itself."""
+@pytest.mark.parametrize("shared_queries", [False, True])
+def test_memory_cross_attention_projects_values_after_attending(monkeypatch, num_heads, shared_queries):
+    """The fast path (raw 8-channel memories weighted one object at a time, then projected), which
+    float32 CPU inference takes by itself, equals PyTorch's kernel over every memory projected to
+    the 32-wide heads first; closely in bfloat16. Queries may be one frame's, shared by the objects."""
     torch.manual_seed(0)
     config = Sam2MemoryConfig(memory_dim=8, num_attention_heads=num_heads)
     layer = RoPEAttention(32, num_heads, kv_dim=8, theta=config.rope_theta).eval()
-    queries = torch.randn(3, 16, 32)  # a 4x4 grid
+    queries = torch.randn(1 if shared_queries else 3, 16, 32)  # a 4x4 grid
     memory = torch.randn(3, 2 * 16 + 4, 8)  # two frames of spatial memory + 4 pointer tokens
     with torch.no_grad():
-        plain = layer(queries, memory, memory, num_rope_exempt_keys=4)
+        assert memory_attention.uses_blocked_attention(queries[:, None], value_dim=8)
+        fast = layer(queries, memory, memory, num_rope_exempt_keys=4)
         with monkeypatch.context() as patch:
-            patch.setattr(memory_attention, "uses_blocked_attention", lambda q: True)
-            forced = layer(queries, memory, memory, num_rope_exempt_keys=4)
-        torch.testing.assert_close(forced, plain, rtol=0, atol=2e-6)
-        fast = layer.bfloat16()(queries.bfloat16(), memory.bfloat16(), memory.bfloat16(), num_rope_exempt_keys=4)
-    assert fast.dtype == torch.bfloat16
-    assert (fast.float() - plain).abs().max() < 0.05 * plain.abs().max()
+            patch.setattr(memory_attention, "uses_blocked_attention", lambda q, value_dim: False)
+            plain = layer(queries, memory, memory, num_rope_exempt_keys=4)
+        assert fast.shape == plain.shape == (3, 16, 32)
+        torch.testing.assert_close(fast, plain, rtol=0, atol=2e-6)
+        half = layer.bfloat16()(queries.bfloat16(), memory.bfloat16(), memory.bfloat16(), num_rope_exempt_keys=4)
+    assert half.dtype == torch.bfloat16
+    assert (half.float() - plain).abs().max() < 0.05 * plain.abs().max()

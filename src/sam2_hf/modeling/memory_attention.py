@@ -67,21 +67,40 @@ class RoPEAttention(Attention):
         self.theta = theta
 
     def forward(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_rope_exempt_keys: int = 0) -> torch.Tensor:
-        q, k = self.rotated_queries_and_keys(q, k, num_rope_exempt_keys)
-        if q.shape[0] < k.shape[0]:  # one frame's queries for every object's memory
-            q = q.expand(k.shape[0], -1, -1, -1)
-        if v.shape[-1] < q.shape[-1] and uses_blocked_attention(q):
-            return self.merge_heads(self._attend_then_project_values(q, k, v))
-        return self.attend(q, k, self.split_heads(self.v_proj(v)))
+        rotations = self.rotations(q)
+        queries = self.rotated_queries(q, rotations)
+        if uses_blocked_attention(queries, value_dim=v.shape[-1]):
+            # CPU inference over narrow memories: one memory at a time, so its projected keys
+            # (the largest tensor of a tracked frame) stay small enough for the allocator to reuse.
+            return self.merge_heads(torch.cat([
+                self._attend_then_project_values(
+                    queries[min(i, len(queries) - 1)][None],
+                    self.rotated_keys(k[i : i + 1], rotations, num_rope_exempt_keys), v[i : i + 1])
+                for i in range(k.shape[0])
+            ]))
+        keys = self.rotated_keys(k, rotations, num_rope_exempt_keys)
+        if queries.shape[0] < keys.shape[0]:  # one frame's queries for every object's memory
+            queries = queries.expand(keys.shape[0], -1, -1, -1)
+        return self.attend(queries, keys, self.split_heads(self.v_proj(v)))
+
+    def rotations(self, q: torch.Tensor) -> torch.Tensor:
+        """Rotation of every channel pair of a head at every position of the queries' square grid."""
+        side = int(round(q.shape[-2] ** 0.5))
+        return _rope_rotations(self.q_proj.out_features // self.num_heads, side, self.theta, str(q.device))
 
     def rotated_queries_and_keys(self, q: torch.Tensor, k: torch.Tensor, num_rope_exempt_keys: int = 0
                                  ) -> tuple[torch.Tensor, torch.Tensor]:
         """Projected, split into heads and rotated by position: ``(B, heads, tokens, head_dim)``."""
+        rotations = self.rotations(q)
+        return self.rotated_queries(q, rotations), self.rotated_keys(k, rotations, num_rope_exempt_keys)
+
+    def rotated_queries(self, q: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
         q = self.split_heads(self.q_proj(q))
+        return apply_rope_(q, rotations) if _can_rotate_in_place(q) else apply_rope(q, rotations)
+
+    def rotated_keys(self, k: torch.Tensor, rotations: torch.Tensor, num_rope_exempt_keys: int = 0) -> torch.Tensor:
+        """All keys but the last ``num_rope_exempt_keys`` (object pointers) are rotated."""
         k = self.split_heads(self.k_proj(k))
-        side = int(round(q.shape[-2] ** 0.5))  # queries are a square grid of image tokens
-        rotations = _rope_rotations(q.shape[-1], side, self.theta, str(q.device))
-        q = apply_rope_(q, rotations) if _can_rotate_in_place(q) else apply_rope(q, rotations)
         num_rope_keys = k.shape[-2] - num_rope_exempt_keys
         if num_rope_keys > 0 and _can_rotate_in_place(k):
             # In inference the fresh projections are rotated where they lie: no copy of the
@@ -90,7 +109,7 @@ class RoPEAttention(Attention):
         elif num_rope_keys > 0:
             k_rope = apply_rope(k[:, :, :num_rope_keys], rotations)
             k = torch.cat([k_rope, k[:, :, num_rope_keys:]], dim=2) if num_rope_exempt_keys else k_rope
-        return q, k
+        return k
 
     def _attend_then_project_values(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Attention weights sum to 1 over the keys, so weighting the raw values and projecting
