@@ -15,11 +15,12 @@ import sam2_hf
 from sam2_hf.data import write_sav_dataset
 
 MODEL = Path(sam2_hf.DEFAULT_MODEL)
-# The shipped model's mean IoU on the README example measured 0.094 (untrained weights: 0.071): it
-# segments the clicked shape (0.82 on frame 0) and follows it for five frames, then the look-alike.
-# The model before scored 0.273 by segmenting every salient shape; the third run was shipped on its
-# validation J&F (0.065 -> 0.273). The goal, 0.8 on every frame, is far off.
-EXAMPLE_MIN_IOU = 0.08
+# The shipped model's IoU on the README example measured 0.80 on frame 0 and 0.41-0.80 on every
+# frame, mean 0.545 (untrained weights: 0.071 mean): it keeps the clicked object, not its
+# look-alike, but covers only about half of it once it has turned. The model before scored 0.094
+# (it switched to the look-alike after five frames). The goal, 0.8 on every frame, is far off.
+EXAMPLE_MIN_IOU = 0.45
+EXAMPLE_MIN_FRAME_IOU = 0.3
 pytestmark = pytest.mark.skipif(not (MODEL / "config.json").is_file(), reason="no model shipped yet")
 
 
@@ -48,7 +49,7 @@ def test_card_metrics_are_reproduced_on_fresh_videos(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     score = json.loads((tmp_path / "s.json").read_text())["1_click"]
-    # Measured: 0.185 here against the card's 0.273 on its 8 longer videos (untrained 0.031; 0.033
+    # Measured: 0.386 here against the card's 0.274 (third run: 0.185 against 0.273) on its 8 longer videos (untrained 0.031; 0.033
     # on these); one-click J&F of a model this weak varies by ~0.1 between sets of a few videos.
     assert abs(score - claimed) < 0.12 and score > untrained + 0.1
 
@@ -72,3 +73,4 @@ def test_readme_command_tracks_the_example_clip(tmp_path):
         union = (predicted | truth[t, 0]).sum()
         ious.append((predicted & truth[t, 0]).sum() / union if union else 1.0)
     assert np.mean(ious) >= EXAMPLE_MIN_IOU, f"mean IoU {np.mean(ious):.3f}"
+    assert min(ious) >= EXAMPLE_MIN_FRAME_IOU, f"IoU per frame {np.round(ious, 2).tolist()}"
