@@ -191,7 +191,11 @@ def test_a_killed_track_leaves_the_earlier_output_intact(tmp_path, model_dir, si
     (out / "earlier.txt").write_text("an earlier run")
     process = subprocess.Popen([sys.executable, "-m", "sam2_hf.cli", "track", str(video), "--point", "60,40", "--model",
                                 str(model_dir), "--output", str(out), "--overwrite"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               # One core for the run, one for this test: with both of CI's cores
+                               # busy in torch's threads, the polling below once woke only after
+                               # the whole run had finished.
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
     partial = tmp_path / ".out.partial"
     deadline = time.time() + 120
     while time.time() < deadline and not list(partial.glob("masks/*.png")):
@@ -199,6 +203,7 @@ def test_a_killed_track_leaves_the_earlier_output_intact(tmp_path, model_dir, si
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signal_number)
     process.communicate(timeout=60)
+    assert process.returncode != 0, "the run finished before the signal landed"
     assert (out / "earlier.txt").read_text() == "an earlier run" and not (out / "masks").exists()
     if signal_number == signal.SIGINT:  # the run cleans up after itself; after SIGKILL the next run does
         assert not partial.exists()

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .data.sav import detect_layout, iter_videos
 from .loading import load_model
 from .modeling import Sam2VideoModel
-from .outputs import write_video_outputs
+from .outputs import replace_folder, restore_interrupted_replace, staging_folder, write_video_outputs
 from .pipelines import VideoMaskGenerationPipeline
 from .processing.video_reader import FRAME_SUFFIXES, open_video
 
@@ -122,22 +122,21 @@ def write_tracked_video(pipe: VideoMaskGenerationPipeline, video: Any, output: P
                         masklet_type: str, png_layout: str = "davis", overlay: bool = True, overwrite: bool = False,
                         **options: Any) -> tuple[int, int]:
     """Track ``video`` with ``pipe`` and write ``output/`` (masks/, masklets.json and, with
-    ``overlay``, overlay.mp4) while streaming. Everything goes to a hidden folder first, renamed
-    to ``output`` only once complete, so an interrupted run leaves an earlier output intact; an
-    existing ``output`` is replaced only with ``overwrite``. Returns the frames and objects written."""
+    ``overlay``, overlay.mp4) while streaming. Everything goes to a hidden folder first, swapped in
+    only once complete (:func:`~sam2_hf.outputs.replace_folder`), so an interrupted run leaves an
+    earlier output intact; an existing ``output`` is replaced only with ``overwrite``. Returns the frames and objects written."""
+    restore_interrupted_replace(output)
     if output.exists() and not overwrite:
         raise ValueError(f"{output} already exists: remove it, choose another --output, or pass --overwrite")
     results = pipe(video, prompts=prompts, **options)
-    partial = output.parent / f".{output.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = staging_folder(output)
     try:
         with pipe.session as session:
             prompted = [(frame, obj) for obj, frames in session.prompted_frames().items() for frame in frames]
             num_frames = write_video_outputs(results, partial, session.source, Path(str(video)).stem, masklet_type,
                                              prompted, png_layout=png_layout, overlay=overlay)
             num_objects = len(session.object_ids)
-        shutil.rmtree(output, ignore_errors=True)
-        partial.rename(output)
+        replace_folder(partial, output)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return num_frames, num_objects

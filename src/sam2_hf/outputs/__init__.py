@@ -1,5 +1,6 @@
 """Turning masks into things people look at or store."""
 
+from .folders import replace_folder, restore_interrupted_replace, staging_folder
 from .masklets import MaskletJsonWriter
 from .overlay import draw_prompts, object_colors, overlay_masks, palette
 from .rle import decode_rle, encode_rle
@@ -18,5 +19,8 @@ __all__ = [
     "object_colors",
     "overlay_masks",
     "palette",
+    "replace_folder",
+    "restore_interrupted_replace",
+    "staging_folder",
     "write_video_outputs",
 ]
