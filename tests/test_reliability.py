@@ -192,10 +192,9 @@ def test_a_killed_track_leaves_the_earlier_output_intact(tmp_path, model_dir, si
     process = subprocess.Popen([sys.executable, "-m", "sam2_hf.cli", "track", str(video), "--point", "60,40", "--model",
                                 str(model_dir), "--output", str(out), "--overwrite"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               # One core for the run, one for this test: with both of CI's cores
-                               # busy in torch's threads, the polling below once woke only after
-                               # the whole run had finished.
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               # A shell that starts the tests in the background (`nohup ... &`)
+                               # has them ignore SIGINT, and the run would inherit that.
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     partial = tmp_path / ".out.partial"
     deadline = time.time() + 120
     while time.time() < deadline and not list(partial.glob("masks/*.png")):
