@@ -51,7 +51,7 @@ def test_card_metrics_are_reproduced_on_fresh_videos(tmp_path):
     score = json.loads((tmp_path / "s.json").read_text())["1_click"]
     # Measured: 0.386 here against the card's 0.274 (third run: 0.185 against 0.273) on its 8 longer videos (untrained 0.031; 0.033
     # on these); one-click J&F of a model this weak varies by 0.1 or more between sets of a few videos.
-    assert abs(score - claimed) < 0.15 and score > untrained + 0.1
+    assert abs(score - claimed) < 0.12 and score > untrained + 0.1
 
 
 def test_readme_command_tracks_the_example_clip(tmp_path):

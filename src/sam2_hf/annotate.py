@@ -124,7 +124,8 @@ def write_tracked_video(pipe: VideoMaskGenerationPipeline, video: Any, output: P
     """Track ``video`` with ``pipe`` and write ``output/`` (masks/, masklets.json and, with
     ``overlay``, overlay.mp4) while streaming. Everything goes to a hidden folder first, swapped in
     only once complete (:func:`~sam2_hf.outputs.replace_folder`), so an interrupted run leaves an
-    earlier output intact; an existing ``output`` is replaced only with ``overwrite``. Returns the frames and objects written."""
+    earlier output intact; an existing ``output`` is replaced only with ``overwrite``. Returns the
+    frames and objects written."""
     restore_interrupted_replace(output)
     if output.exists() and not overwrite:
         raise ValueError(f"{output} already exists: remove it, choose another --output, or pass --overwrite")
