@@ -24,7 +24,7 @@ from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig, train
 from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
-from sam2_hf.training.trainer import learning_rate_factor, load_model, prepare_model
+from sam2_hf.training.trainer import learning_rate_factor, load_model, parameter_groups, prepare_model
 
 from ..conftest import tiny_config
 
@@ -113,6 +113,25 @@ def test_prompt_routing_steps_train_the_prompt_path_only(sav):
     losses, trained = train_on_one_clip(sav, prompt_routing=True)
     assert trained == {"prompt_encoder", "mask_decoder", "no_memory_embedding"}
     assert losses[-1] < 0.5 * losses[0]
+
+
+def test_trunk_learning_rate_scale_and_a_frozen_feature_pyramid(tmp_path):
+    model = Sam2VideoModel(tiny_config())
+    names = {id(p): name for name, p in model.named_parameters()}
+    rates = {}
+    for scale, freeze in ((1.0, False), (0.1, True)):
+        config = TrainingConfig(train_data=str(tmp_path), output_dir=str(tmp_path), learning_rate=1e-3, layer_decay=0.9,
+                                trunk_lr_scale=scale, freeze_feature_pyramid=freeze)
+        rates[scale] = {id(p): group["lr"] for group in parameter_groups(model, config) for p in group["params"]}
+    trained = set(rates[0.1])
+    assert {names[key] for key in set(rates[1.0]) - trained} == {n for n in names.values() if n.startswith("vision_encoder.neck.")}
+    assert not any(p.requires_grad for p in model.vision_encoder.neck.parameters())
+    trunk = {key for key in trained if names[key].startswith("vision_encoder.trunk.")}
+    assert trunk and trained - trunk
+    for key in trained:
+        expected = 0.1 if key in trunk else 1.0
+        assert rates[0.1][key] == pytest.approx(expected * rates[1.0][key]), names[key]
+    assert max(rates[1.0][key] for key in trained - trunk) == pytest.approx(1e-3)
 
 
 def test_clips_are_a_function_of_the_sample_number(sav):

@@ -33,6 +33,8 @@ class TrainingConfig:
         learning_rate, weight_decay: AdamW's.
         layer_decay: the image encoder's block ``i`` of ``n`` learns at
             ``learning_rate * layer_decay ** (n - i)`` (earlier blocks change less).
+        trunk_lr_scale: multiplies the learning rate of the image encoder's trunk, on top of
+            ``layer_decay``: a trained model's features adapt slowly.
         warmup_steps: linear warm-up, then ``schedule``: "cosine" (to 0 at ``steps``), "rsqrt"
             (reciprocal square root) or "constant". With "rsqrt" or "constant" no step depends on
             ``steps``, so a run can be stopped, given more ``steps`` and resumed, the same run as
@@ -40,6 +42,10 @@ class TrainingConfig:
         grad_clip: maximum gradient norm.
         mixed_precision: Accelerate's ``"no"``, ``"bf16"`` or ``"fp16"``.
         freeze_image_encoder: train everything but the image encoder.
+        freeze_feature_pyramid: train everything but the image encoder's feature pyramid (the
+            convolutions that make the embedding out of the trunk's stages). After
+            ``image_embedding_rms`` scaled them down, AdamW's steps (about the learning rate,
+            whatever a weight's size) would grow them back; the trunk can then still learn.
         train_only_memory_and_decoder: train only memory attention, memory encoder and the
             mask decoder (and their small parameters).
         prompt_mix: probabilities of a mask / click / box prompt on the first frame.
@@ -79,11 +85,13 @@ class TrainingConfig:
     learning_rate: float = 5e-4
     weight_decay: float = 0.1
     layer_decay: float = 0.9
+    trunk_lr_scale: float = 1.0
     warmup_steps: int = 50
     schedule: Literal["cosine", "rsqrt", "constant"] = "cosine"
     grad_clip: float = 0.1
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     freeze_image_encoder: bool = False
+    freeze_feature_pyramid: bool = False
     train_only_memory_and_decoder: bool = False
     prompt_mix: dict = field(default_factory=lambda: {"mask": 0.5, "click": 0.25, "box": 0.25})
     num_correction_frames: int = 2

@@ -80,6 +80,8 @@ def parameter_groups(model: Sam2VideoModel, config: TrainingConfig) -> list[dict
     biases, norms and embeddings; frozen parameters left out."""
     if config.freeze_image_encoder or config.train_only_memory_and_decoder:
         model.vision_encoder.requires_grad_(False)
+    if config.freeze_feature_pyramid:
+        model.vision_encoder.neck.requires_grad_(False)
     if config.train_only_memory_and_decoder:
         for name, parameter in model.named_parameters():
             parameter.requires_grad_(name.startswith(MEMORY_AND_DECODER))
@@ -88,12 +90,12 @@ def parameter_groups(model: Sam2VideoModel, config: TrainingConfig) -> list[dict
     for name, parameter in model.named_parameters():
         if not parameter.requires_grad:
             continue
-        scale = 1.0
+        scale = config.trunk_lr_scale if name.startswith("vision_encoder.trunk.") else 1.0
         block = re.match(r"vision_encoder\.trunk\.blocks\.(\d+)\.", name)
         if block:
-            scale = config.layer_decay ** (num_blocks - int(block.group(1)))
+            scale *= config.layer_decay ** (num_blocks - int(block.group(1)))
         elif name.startswith("vision_encoder.trunk."):  # patch and position embeddings come first
-            scale = config.layer_decay ** (num_blocks + 1)
+            scale *= config.layer_decay ** (num_blocks + 1)
         decay = 0.0 if parameter.ndim <= 1 or "embed" in name or "embedding" in name else config.weight_decay
         groups.setdefault((scale, decay), []).append(parameter)
     return [{"params": params, "lr": config.learning_rate * scale, "weight_decay": decay}
