@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import torch
 
@@ -25,8 +27,10 @@ import sam2_hf
 from sam2_hf import Sam2VideoModel
 from sam2_hf.evaluation.model_evaluation import evaluate_model
 from sam2_hf.model_card import write_model_card
+from sam2_hf.outputs.folders import replace_folder, staging_folder
 
 HISTORY = "training_history.json"
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 
 def run_history(run: Path) -> dict:
@@ -36,8 +40,29 @@ def run_history(run: Path) -> dict:
         config = json.loads((run / phase["config"] / "training_config.json").read_text())
         phase.update({key: config[key] for key in ("clip_length", "frame_steps", "max_objects", "learning_rate", "schedule",
                                                    "prompt_routing_steps", "image_embedding_rms", "restart_memory",
-                                                   "freeze_image_encoder")})
+                                                   "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale")})
     return summary
+
+
+def repository_relative(history: list[dict]) -> list[dict]:
+    """The history with its data paths relative to the repository (``data/synthetic_val_mini``),
+    not to the machine that trained it."""
+    for run in history:
+        if run.get("val_data") and os.path.isabs(run["val_data"]):
+            run["val_data"] = os.path.relpath(os.path.normpath(run["val_data"]), REPOSITORY)
+    return history
+
+
+def install(final: Path, target: Path, history: list[dict], write_card: Callable[[Path], None]) -> None:
+    """Put the model folder ``final`` in ``target`` with its history and card, written beside it
+    first and swapped in whole (:func:`~sam2_hf.outputs.folders.replace_folder`): a failure or a
+    Ctrl-C on the way leaves the shipped model as it was."""
+    staging = staging_folder(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(final, staging)
+    (staging / HISTORY).write_text(json.dumps(repository_relative(history), indent=2))
+    write_card(staging)
+    replace_folder(staging, target)
 
 
 def describe(history: list[dict]) -> str:
@@ -55,6 +80,8 @@ def describe(history: list[dict]) -> str:
                 notes.append("memory modules restarted as a local lookup first")
             if phase["freeze_image_encoder"]:
                 notes.append("image encoder frozen")
+            elif phase.get("freeze_feature_pyramid"):  # runs before the fifth recorded neither option
+                notes.append(f"image encoder's trunk at {phase['trunk_lr_scale']:g}x the rate, its feature pyramid frozen")
             extra = f" ({'; '.join(notes)})" if notes else ""
             steps = phase.get("frame_steps", [1])
             apart = f" {'-'.join(str(k) for k in sorted(set(steps)))} annotated frames apart" if steps != [1] else ""
@@ -94,9 +121,6 @@ def main() -> None:
     run = run_history(args.run)
     history = json.loads((target / HISTORY).read_text()) if run["start_from"] and (target / HISTORY).is_file() else []
     history.append(run)
-    shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(final, target)
-    (target / HISTORY).write_text(json.dumps(history, indent=2))
 
     protocols = {"1_click": "1 click", "3_click": "3 clicks", "5_click": "5 clicks", "mask": "first-frame mask"}
     rows = "\n".join(f"| J&F with {protocols[name]} | {value:.3f} | "
@@ -134,8 +158,10 @@ The goal is J&F >= 0.80 from one first-frame click; this model is at {scores['1_
 Reproduce with `sam2-hf evaluate data/synthetic_val --clicks 1 3 5 --first-frame-mask --max-videos {args.max_videos}`.
 """
     num_values = sum(t.numel() for t in candidate.state_dict().values())
-    write_model_card(target, candidate.config, "Sam2VideoModel", num_values,
-                     origin="A small SAM 2 trained on synthetic videos: the offline default of `sam2_hf`.", details=details)
+    install(final, target, history, lambda folder: write_model_card(
+        folder, candidate.config, "Sam2VideoModel", num_values,
+        origin="A small SAM 2 trained on synthetic videos: the offline default of `sam2_hf`.", details=details,
+        name=target.name))
     print(f"installed in {target}")
 
 

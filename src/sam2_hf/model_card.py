@@ -39,14 +39,16 @@ masks = processor.post_process_masks(outputs.pred_masks, inputs["original_sizes"
 
 
 def write_model_card(folder: str | Path, config: Sam2Config, model_class: str, num_values: int, origin: str,
-                     details: str = "") -> Path:
+                     details: str = "", name: str | None = None) -> Path:
     """Write ``README.md`` into a saved model folder and return its path; ``details`` (markdown)
-    goes before the citation (training data, metrics...)."""
+    goes before the citation (training data, metrics...). ``name`` is the model's (default: the
+    folder's; a folder being staged is not named as the model will be)."""
     folder = Path(folder)
+    name = name or folder.name
     text = _TEMPLATE.format(
-        title=folder.name, version=config.version, embed_dim=config.vision_config.embed_dim,
+        title=name, version=config.version, embed_dim=config.vision_config.embed_dim,
         depth=sum(config.vision_config.stages), params=num_values, origin=origin,
-        model_class=model_class, repo=folder.name, details=f"{details.strip()}\n\n" if details.strip() else "",
+        model_class=model_class, repo=name, details=f"{details.strip()}\n\n" if details.strip() else "",
     )
     path = folder / "README.md"
     path.write_text(text)

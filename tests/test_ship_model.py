@@ -1,0 +1,76 @@
+"""scripts/ship_model.py's installation: the shipped model is swapped whole, never half-written,
+and its card describes every run of its history."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from sam2_hf import Sam2VideoModel
+from sam2_hf.model_card import write_model_card
+
+from .conftest import tiny_config
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ship_model.py"
+
+
+@pytest.fixture(scope="module")
+def ship_model():
+    spec = importlib.util.spec_from_file_location("ship_model", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(val_data: str, **phase_options) -> dict:
+    phase = {"config": "shipped_model_phase9", "steps": 10, "seconds": 60.0, "clip_length": 12, "frame_steps": [1, 2, 4],
+             "max_objects": 3, "learning_rate": 3e-4, "schedule": "constant", "prompt_routing_steps": 0,
+             "image_embedding_rms": None, "restart_memory": False, "freeze_image_encoder": False, **phase_options}
+    return {"date": "2026-12-06", "device": "CPU, 2 threads", "start_from": "shipped", "phases": [phase],
+            "seconds": 60.0, "val_data": val_data}
+
+
+def test_install_swaps_in_the_model_with_its_history_and_card(tmp_path, ship_model):
+    final, target = tmp_path / "run" / "model", tmp_path / "pretrained" / "small"
+    model = Sam2VideoModel(tiny_config())
+    model.save_pretrained(final)
+    target.mkdir(parents=True)
+    (target / "old.txt").write_text("the model shipped before")
+    history = [_run(str(ship_model.REPOSITORY / "configs" / ".." / "data" / "synthetic_val_mini"))]
+
+    ship_model.install(final, target, history, lambda folder: write_model_card(
+        folder, model.config, "Sam2VideoModel", 1, origin="test", name=target.name))
+
+    assert not (target / "old.txt").exists()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["small"]  # no staging or earlier folder left
+    assert json.loads((target / ship_model.HISTORY).read_text())[0]["val_data"] == "data/synthetic_val_mini"
+    assert "# small\n" in (target / "README.md").read_text() and ".partial" not in (target / "README.md").read_text()
+    loaded = Sam2VideoModel.from_pretrained(target)
+    assert all((a == b).all() for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
+
+
+def test_a_failure_while_installing_keeps_the_shipped_model(tmp_path, ship_model):
+    final, target = tmp_path / "model", tmp_path / "small"
+    Sam2VideoModel(tiny_config()).save_pretrained(final)
+    target.mkdir()
+    (target / "config.json").write_text("{}")
+
+    def broken_card(folder):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        ship_model.install(final, target, [_run("data/synthetic_val_mini")], broken_card)
+    assert [p.name for p in target.iterdir()] == ["config.json"]
+
+
+def test_history_description_names_each_phases_options(ship_model):
+    frozen = _run("v", freeze_image_encoder=True)
+    trunk = _run("v", freeze_feature_pyramid=True, trunk_lr_scale=0.3)
+    text = ship_model.describe([frozen, trunk])
+    runs = [line for line in text.splitlines() if not line.startswith(" ")]
+    assert len(runs) == 2 and runs[1].startswith("2. 2026-12-06, CPU, 2 threads, continuing from the model shipped before")
+    assert "(image encoder frozen) of clips of 12 frames 1-2-4 annotated frames apart" in text
+    assert "(image encoder's trunk at 0.3x the rate, its feature pyramid frozen)" in text
