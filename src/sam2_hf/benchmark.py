@@ -11,7 +11,8 @@ loaded by all three implementations. Video: a generated 480x854 JPEG folder with
 textured shapes. Every measurement runs in its own process, so peak RSS is measured from zero.
 
 Measures (`rows` of the JSON): `encode_image` (one 1024x1024 image through the image encoder, timed
-in rounds that take every implementation in turn),
+in rounds that take every implementation in turn; `--encode-rounds` sets how many, `--encoder-only`
+measures nothing else),
 `track_frame_1obj` / `track_frame_3obj` (seconds per tracked frame once the memory bank is full,
 i.e. from frame 7 on; in --quick from frame 4), `first_mask` (opening a video to the first mask
 after a click), `peak_rss_<N>` (peak RSS of opening an N-frame video, clicking and tracking; the
@@ -400,6 +401,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="our compute modes (the references run in fp32); -compiled: torch.compile of the image "
                         "encoder, its compile time counted in first_mask, not in the per-frame times")
     parser.add_argument("--rss-lengths", type=int, nargs="+", help="video lengths for peak RSS (default 30 300 3000)")
+    parser.add_argument("--encode-rounds", type=int, help="rounds of the image-encoder timing (default 5; --quick 2)")
+    parser.add_argument("--encoder-only", action="store_true", help="time the image encoder only (no tracking, no RSS)")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--workdir", help="keep the generated video and weights here (default: a temporary folder)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -437,14 +440,15 @@ def run(args: argparse.Namespace) -> None:
         # The image encoder is timed in rounds that take every implementation in turn, so a change
         # in the machine's speed during the run (other tenants, clock) weighs on all of them alike.
         encode_times = defaultdict(list)
-        for round_index in range(repeats):
+        rounds = args.encode_rounds or repeats
+        for round_index in range(rounds):
             for impl, mode in runs:
-                log(f"{impl} {mode}: encode_image, round {round_index + 1} of {repeats}")
+                log(f"{impl} {mode}: encode_image, round {round_index + 1} of {rounds}")
                 job = {**base, "impl": impl, "mode": mode, "kind": "encode_image", "repeats": 2}
                 encode_times[impl, mode] += run_job(job)["times"]
         for (impl, mode), times in encode_times.items():
             add("encode_image", impl, mode, times, "s")
-        for impl, mode in runs:
+        for impl, mode in [] if args.encoder_only else runs:
             video = make_video(work / f"video_{track_frames}", track_frames)
             for objects in (1, 3):
                 if args.quick and objects == 3 and impl == "transformers":
@@ -509,8 +513,11 @@ def torch_version() -> str:
 
 
 def report(rows, agreement, flops, stages, notes, args, track_frames, steady_from, rss_tracked) -> None:
-    print(f"\ntorch {torch_version()}, {args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} "
-          f"of a 480x854 video; peak RSS with {'the whole video' if rss_tracked is None else f'{rss_tracked} frames'} tracked.\n")
+    if args.encoder_only:
+        print(f"\ntorch {torch_version()}, {args.threads} threads; the image encoder only.\n")
+    else:
+        print(f"\ntorch {torch_version()}, {args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} "
+              f"of a 480x854 video; peak RSS with {'the whole video' if rss_tracked is None else f'{rss_tracked} frames'} tracked.\n")
     print("| measure | impl | mode | median | min - max | ours / official | ours / transformers |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
@@ -522,10 +529,12 @@ def report(rows, agreement, flops, stages, notes, args, track_frames, steady_fro
         measure = row["measure"] + (f" ({row['frames']} frames)" if "frames" in row else "")
         print(f"| {measure} | {row['impl']} | {row['mode']} | {row['median']:.3g} {row['unit']} | "
               f"{row['min']:.3g} - {row['max']:.3g} | {ratios[0]} | {ratios[1]} |")
-    print("\n| ours mode | objects | against | max abs logit diff | min IoU |\n|---|---|---|---|---|")
+    if agreement:
+        print("\n| ours mode | objects | against | max abs logit diff | min IoU |\n|---|---|---|---|---|")
     for row in agreement:
         print(f"| {row['mode']} | {row['objects']} | {row['against']} | {row['max_abs_logit_diff']:.2e} | {row['min_iou']:.4f} |")
-    print("\n| impl | mode | objects | GFLOP per frame | GFLOP/s |\n|---|---|---|---|---|")
+    if flops:
+        print("\n| impl | mode | objects | GFLOP per frame | GFLOP/s |\n|---|---|---|---|---|")
     for row in flops:
         print(f"| {row['impl']} | {row['mode']} | {row['objects']} | {row['gflop_per_frame']:.0f} | {row['gflop_per_s']:.0f} |")
     if stages:
