@@ -27,7 +27,7 @@ import sam2_hf
 from sam2_hf import Sam2VideoModel
 from sam2_hf.evaluation.model_evaluation import evaluate_model
 from sam2_hf.model_card import write_model_card
-from sam2_hf.outputs.folders import replace_folder, staging_folder
+from sam2_hf.outputs.folders import replace_folder, restore_interrupted_replace, staging_folder
 
 HISTORY = "training_history.json"
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -56,9 +56,10 @@ def repository_relative(history: list[dict]) -> list[dict]:
 def install(final: Path, target: Path, history: list[dict], write_card: Callable[[Path], None]) -> None:
     """Put the model folder ``final`` in ``target`` with its history and card, written beside it
     first and swapped in whole (:func:`~sam2_hf.outputs.folders.replace_folder`): a failure or a
-    Ctrl-C on the way leaves the shipped model as it was."""
+    Ctrl-C on the way leaves the shipped model as it was; one that an earlier install left aside
+    is put back first."""
+    restore_interrupted_replace(target)
     staging = staging_folder(target)
-    shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(final, staging)
     (staging / HISTORY).write_text(json.dumps(repository_relative(history), indent=2))
     write_card(staging)

@@ -66,6 +66,24 @@ def test_a_failure_while_installing_keeps_the_shipped_model(tmp_path, ship_model
     assert [p.name for p in target.iterdir()] == ["config.json"]
 
 
+def test_install_puts_back_a_model_an_interrupted_install_left_aside(tmp_path, ship_model):
+    """A kill between replace_folder's two renames leaves the shipped model as .NAME.previous and
+    no NAME: the next install restores it before anything can fail."""
+    final, target = tmp_path / "model", tmp_path / "small"
+    Sam2VideoModel(tiny_config()).save_pretrained(final)
+    (tmp_path / ".small.previous").mkdir()
+    (tmp_path / ".small.previous" / "config.json").write_text("{}")
+    (tmp_path / ".small.partial").mkdir()
+
+    def broken_card(folder):
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        ship_model.install(final, target, [_run("data/synthetic_val_mini")], broken_card)
+    assert [p.name for p in target.iterdir()] == ["config.json"]
+    assert not (tmp_path / ".small.previous").exists()
+
+
 def test_history_description_names_each_phases_options(ship_model):
     frozen = _run("v", freeze_image_encoder=True)
     trunk = _run("v", freeze_feature_pyramid=True, trunk_lr_scale=0.3)
