@@ -47,10 +47,10 @@ def run_history(run: Path) -> dict:
 def repository_relative(history: list[dict]) -> list[dict]:
     """The history with its data paths relative to the repository (``data/synthetic_val_mini``),
     not to the machine that trained it."""
-    for run in history:
-        if run.get("val_data") and os.path.isabs(run["val_data"]):
-            run["val_data"] = os.path.relpath(os.path.normpath(run["val_data"]), REPOSITORY)
-    return history
+    def relative(path: str) -> str:
+        return os.path.relpath(os.path.normpath(path), REPOSITORY) if os.path.isabs(path) else path
+
+    return [{**run, "val_data": relative(run["val_data"])} if run.get("val_data") else run for run in history]
 
 
 def install(final: Path, target: Path, history: list[dict], write_card: Callable[[Path], None]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,7 @@ def test_install_swaps_in_the_model_with_its_history_and_card(tmp_path, ship_mod
     assert not (target / "old.txt").exists()
     assert sorted(p.name for p in target.parent.iterdir()) == ["small"]  # no staging or earlier folder left
     assert json.loads((target / ship_model.HISTORY).read_text())[0]["val_data"] == "data/synthetic_val_mini"
+    assert os.path.isabs(history[0]["val_data"])  # the caller's history is left as it was
     assert "# small\n" in (target / "README.md").read_text() and ".partial" not in (target / "README.md").read_text()
     loaded = Sam2VideoModel.from_pretrained(target)
     assert all((a == b).all() for a, b in zip(loaded.state_dict().values(), model.state_dict().values()))
