@@ -40,7 +40,7 @@ def run_history(run: Path) -> dict:
         config = json.loads((run / phase["config"] / "training_config.json").read_text())
         phase.update({key: config[key] for key in ("clip_length", "frame_steps", "max_objects", "learning_rate", "schedule",
                                                    "prompt_routing_steps", "image_embedding_rms", "restart_memory",
-                                                   "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale")})
+                                                   "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale", "reentry_fraction")})
     return summary
 
 
@@ -83,6 +83,8 @@ def describe(history: list[dict]) -> str:
                 notes.append("image encoder frozen")
             elif phase.get("freeze_feature_pyramid"):  # runs before the fifth recorded neither option
                 notes.append(f"image encoder's trunk at {phase['trunk_lr_scale']:g}x the rate, its feature pyramid frozen")
+            if phase.get("reentry_fraction"):  # runs before the seventh recorded no such option
+                notes.append(f"{phase['reentry_fraction']:.0%} of the clips ones in which an object leaves view and comes back")
             extra = f" ({'; '.join(notes)})" if notes else ""
             steps = phase.get("frame_steps", [1])
             apart = f" {'-'.join(str(k) for k in sorted(set(steps)))} annotated frames apart" if steps != [1] else ""

@@ -164,6 +164,31 @@ def test_clips_take_every_kth_annotated_frame(tmp_path):
         ClipDataset(videos, processor, 1, frame_steps=(0,))
 
 
+def test_reentry_clips_hold_an_object_that_leaves_view_and_comes_back(tmp_path):
+    write_sav_dataset(tmp_path, 3, seed=1, num_frames=64, num_objects=3, annotation_stride=1)
+    videos = load_sav(tmp_path)
+    processor = Sam2ImageProcessor(64)
+    clips = ClipDataset(videos, processor, 6, clip_length=12, seed=0, frame_steps=(1, 2, 4), reentry_fraction=1.0)
+    for index in range(len(clips)):
+        visible = clips[index]["targets"][:, 0].flatten(1).any(1).tolist()  # the first object, per frame
+        gone = visible.index(False)
+        assert visible[0] and any(visible[gone:]), visible
+    assert torch.equal(clips[4]["targets"], clips[4]["targets"])
+    uniform = ClipDataset(videos, processor, 40, clip_length=12, seed=0, frame_steps=(1, 2, 4), frames_from=40)
+    returns = [not all(v) and any(v[v.index(False):]) for v in
+               (uniform[i]["targets"][:, 0].flatten(1).any(1).tolist() for i in range(40))]
+    assert sum(returns) < 20  # what the option is for: few uniformly drawn clips hold one
+    with pytest.raises(ValueError, match="reentry_fraction"):
+        ClipDataset(videos, processor, 1, reentry_fraction=1.5)
+
+
+def test_reentry_clips_need_videos_that_have_them(tmp_path):
+    write_sav_dataset(tmp_path, 1, seed=1, num_frames=2, num_objects=2, annotation_stride=1)  # 2 frames: nothing returns
+    clips = ClipDataset(load_sav(tmp_path), Sam2ImageProcessor(64), 1, clip_length=2, reentry_fraction=1.0)
+    with pytest.raises(ValueError, match="leaves view and comes back"):
+        clips[0]
+
+
 def _resized_any(masks: torch.Tensor, size: int, target: torch.Tensor) -> torch.Tensor:
     """The object's mask among ``masks`` ``(N, H, W)`` (resized as the clips resize) equal to ``target``, else the first."""
     resized = torch.nn.functional.interpolate(masks[None].float(), size=(size, size), mode="nearest")[0] > 0.5

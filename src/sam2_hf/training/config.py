@@ -29,6 +29,9 @@ class TrainingConfig:
             clip. 1 is SAM 2's choice on SA-V's 6 fps annotations; on videos annotated at every
             frame (the synthetic training set) steps of 1-2 are the motion a tracker sees at 24
             fps and 4 that of 6 fps.
+        reentry_fraction: share of the clips drawn among those in which an object leaves view and
+            comes back (that object among the clip's): uniformly drawn clips rarely hold one, and
+            finding an object again after it was gone is what a tracker must learn from them.
         max_objects: objects tracked together per clip.
         learning_rate, weight_decay: AdamW's.
         layer_decay: the image encoder's block ``i`` of ``n`` learns at
@@ -81,6 +84,7 @@ class TrainingConfig:
     clips_per_step: int = 1
     clip_length: int = 8
     frame_steps: list[int] = field(default_factory=lambda: [1])
+    reentry_fraction: float = 0.0
     max_objects: int = 3
     learning_rate: float = 5e-4
     weight_decay: float = 0.1

@@ -159,7 +159,8 @@ def _train(config: TrainingConfig) -> Path:
     samples_per_step = config.clips_per_step * accelerator.num_processes
     clips = ClipDataset(videos, processor, num_samples=config.steps * samples_per_step, clip_length=config.clip_length,
                         max_objects=config.max_objects, seed=config.seed,
-                        frames_from=config.prompt_routing_steps * samples_per_step, frame_steps=config.frame_steps)
+                        frames_from=config.prompt_routing_steps * samples_per_step, frame_steps=config.frame_steps,
+                        reentry_fraction=config.reentry_fraction)
     first_frames = clips[min(clips.frames_from, len(clips) - 1)]["pixel_values"] if config.image_embedding_rms else None
     prepare_model(model, config, first_frames)  # before a resumed run's weights are loaded over it
     loader = DataLoader(clips, batch_size=1, shuffle=False, collate_fn=lambda batch: batch[0])
