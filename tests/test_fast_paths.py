@@ -5,6 +5,7 @@ model run where the shortcut does not apply (with gradients on, or on unshared i
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from sam2_hf import Sam2VideoModel
@@ -132,3 +133,26 @@ def test_cached_position_embedding_follows_the_weights_and_the_compute_dtype():
     assert under_autocast is not changed
     trained = trunk.position_embedding(32, 32)  # with gradients: computed, never cached
     assert trained.requires_grad
+
+
+def test_bfloat16_session_runs_a_copy_with_bfloat16_matmul_weights_and_the_same_results():
+    """A bfloat16 session keeps its linear and convolution weights in bfloat16 instead of letting
+    autocast cast the float32 ones on every call: the user's model stays float32, and the masks
+    are bit for bit those of autocast casting them."""
+    from sam2_hf.inference import VideoSession
+
+    model = _model()
+    frames = np.random.default_rng(0).integers(0, 256, (6, 64, 80, 3), dtype=np.uint8)
+    fast = VideoSession(model, frames, dtype=torch.bfloat16)
+    qkv, norm = (lambda m: m.vision_encoder.trunk.blocks[0].attn.qkv), (lambda m: m.vision_encoder.trunk.blocks[0].norm1)
+    assert qkv(fast.model).weight.dtype == torch.bfloat16 and norm(fast.model).weight.dtype == torch.float32
+    assert qkv(model).weight.dtype == torch.float32 and fast.model.dtype == torch.float32
+    casting = VideoSession(model, frames, dtype=torch.bfloat16)
+    casting.model = model  # the float32 weights, cast by autocast on every call
+    results = []
+    for session in (fast, casting):
+        session.add_points(0, 1, [[15, 20]], [1])
+        session.add_box(2, 2, [30, 5, 60, 40])
+        results.append([r.mask_logits for r in session.propagate()])
+    assert len(results[0]) == len(frames)
+    assert all(torch.equal(a, b) for a, b in zip(*results))

@@ -158,6 +158,10 @@ class Tracker:
             from sam2_hf import Sam2VideoModel
 
             self.model = Sam2VideoModel.from_pretrained(str(weights)).eval()
+            if mode.startswith("bf16"):  # what a bfloat16 VideoSession runs, for the image-encoder measure too
+                from sam2_hf.modeling.precision import with_matmul_weights_in
+
+                self.model = with_matmul_weights_in(self.model, torch.bfloat16)
         elif impl == "official":
             from sam2.build_sam import build_sam2_video_predictor
 

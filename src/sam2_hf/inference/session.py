@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..modeling.outputs import Sam2FrameFeatures, Sam2MemoryTokens
+from ..modeling.precision import has_float32_matmul_weights, with_matmul_weights_in
 from ..modeling.video_model import NO_OBJECT_SCORE, Sam2VideoModel
 from ..processing.image_processor import Sam2ImageProcessor
 from ..processing.video_reader import StreamSource, open_video
@@ -91,7 +92,10 @@ class VideoSession:
         non_overlap_masks: each pixel goes to the highest-scoring object only.
         offload_to_cpu: keep memories and masks in CPU memory when the model runs on a GPU.
         feature_cache_size: encoded frames kept (a click re-uses its frame's encoding).
-        dtype: run the model under autocast in this dtype (e.g. ``torch.bfloat16``).
+        dtype: run the model under autocast in this dtype (e.g. ``torch.bfloat16``). The session
+            then runs a copy of the model whose linear and convolution weights are stored in it
+            (:func:`~sam2_hf.modeling.precision.with_matmul_weights_in`: the same results, without
+            casting them on every call); the model passed in is left as it is.
         compile: compile the model's image encoder first (see
             :meth:`Sam2VideoModel.compile_for_tracking`); pays off on GPUs, not on CPUs.
         corrections_as_conditioning: a click on an already-tracked frame makes it a prompted
@@ -127,6 +131,8 @@ class VideoSession:
         prefetch: bool | None = None,
         output_store: str | Path | None = None,
     ) -> None:
+        if dtype is not None and dtype != torch.float32 and has_float32_matmul_weights(model):
+            model = with_matmul_weights_in(model, dtype)
         self.model = model.eval()
         if compile:
             model.compile_for_tracking()
