@@ -156,3 +156,23 @@ def test_bfloat16_session_runs_a_copy_with_bfloat16_matmul_weights_and_the_same_
         results.append([r.mask_logits for r in session.propagate()])
     assert len(results[0]) == len(frames)
     assert all(torch.equal(a, b) for a, b in zip(*results))
+
+
+def test_merged_high_res_projections_equal_the_neck_then_the_decoders_convolutions():
+    """The tracking path applies the mask decoder's 1x1 projections inside the neck, merged with
+    the neck's own where a level takes nothing from deeper ones; where it does (a top-down level)
+    they run after the neck. Either way: the neck's levels, then the decoder's convolutions."""
+    model = _model()
+    pixels = torch.randn(1, 3, 128, 128)
+    projections = model.mask_decoder.high_res_projections()
+    neck = model.vision_encoder.neck
+    for top_down in (neck.top_down_levels, {0, 1, 2, 3}):
+        neck.top_down_levels = top_down
+        with torch.no_grad():
+            levels = model.vision_encoder(pixels)
+            merged = model.vision_encoder(pixels, projections)
+        expected = model.mask_decoder.project_high_res_features(levels)
+        assert len(projections) == len(expected) == 2
+        for got, want in zip(merged, expected):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+        assert torch.equal(merged[2], levels[2])

@@ -53,11 +53,15 @@ class Sam2MaskDecoder(nn.Module):
         )
         self.object_score_head = MLP(dim, dim, 1, num_layers=3) if config.predict_object_scores else None
 
+    def high_res_projections(self) -> list[nn.Conv2d]:
+        """The 1x1 convolutions the two high-resolution FPN levels go through (none without
+        high-resolution features); the image encoder can apply them merged with its own
+        (:meth:`~sam2_hf.modeling.vision_encoder.Sam2VisionEncoder.forward`)."""
+        return [self.conv_s0, self.conv_s1] if self.config.use_high_res_features else []
+
     def project_high_res_features(self, fpn_levels: list[torch.Tensor]) -> list[torch.Tensor]:
         """The two high-resolution FPN levels, projected once per image for every later decode."""
-        if not self.config.use_high_res_features:
-            return []
-        return [self.conv_s0(fpn_levels[0]), self.conv_s1(fpn_levels[1])]
+        return [conv(level) for conv, level in zip(self.high_res_projections(), fpn_levels)]
 
     def forward(
         self,

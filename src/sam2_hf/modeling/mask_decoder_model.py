@@ -23,13 +23,17 @@ class PromptDecoding:
     mask_decoder: Sam2MaskDecoder
     no_memory_embedding: nn.Parameter
 
-    def image_features_from(self, feature_maps: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> Sam2ImageFeatures:
+    def image_features_from(self, feature_maps: list[torch.Tensor] | tuple[torch.Tensor, ...],
+                            high_res_projected: bool = False) -> Sam2ImageFeatures:
         """What the heads read from the vision model's feature maps: the lowest-resolution level
         plus the no-memory embedding (single images get it in place of memory conditioning, as a
-        video's first frame does) and the two high-resolution levels, projected once."""
+        video's first frame does) and the two high-resolution levels, projected once (already,
+        with ``high_res_projected``: the image encoder applied the decoder's projections)."""
         feature_maps = [level.to(self.device, self.dtype) for level in feature_maps]
         image_embeddings = feature_maps[-1] + self.no_memory_embedding.reshape(1, -1, 1, 1)
-        high_res = tuple(self.mask_decoder.project_high_res_features(feature_maps))
+        projections = self.mask_decoder.high_res_projections()
+        high_res = (tuple(feature_maps[: len(projections)]) if high_res_projected
+                    else tuple(self.mask_decoder.project_high_res_features(feature_maps)))
         return Sam2ImageFeatures(image_embeddings=image_embeddings, high_res_features=high_res)
 
     def decode_prompts(

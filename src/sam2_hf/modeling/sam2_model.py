@@ -68,7 +68,8 @@ class Sam2Model(PromptDecoding, Sam2PreTrainedModel):
         expected = (3, self.config.image_size, self.config.image_size)
         if pixel_values.ndim != 4 or tuple(pixel_values.shape[1:]) != expected:
             raise ValueError(f"pixel_values must have shape (batch, {', '.join(map(str, expected))}), got {tuple(pixel_values.shape)}")
-        return self.image_features_from(self.vision_encoder(pixel_values.to(self.device, self.dtype)))
+        levels = self.vision_encoder(pixel_values.to(self.device, self.dtype), self.mask_decoder.high_res_projections())
+        return self.image_features_from(levels, high_res_projected=True)
 
     def forward(
         self,

@@ -79,10 +79,11 @@ class Sam2VideoModel(MemorySteps, Sam2Model):
 
     def encode_frame(self, pixel_values: torch.Tensor) -> Sam2FrameFeatures:
         """Features of one preprocessed frame ``(1, 3, S, S)``."""
-        levels = self.vision_encoder(pixel_values.to(self.device, self.dtype))
+        projections = self.mask_decoder.high_res_projections()
+        levels = self.vision_encoder(pixel_values.to(self.device, self.dtype), projections)
         embeddings = levels[-1]
         position = feature_map_position_encoding(embeddings.shape[1], *embeddings.shape[-2:], embeddings.device).to(embeddings.dtype)
-        return Sam2FrameFeatures(embeddings, tuple(self.mask_decoder.project_high_res_features(levels)), position)
+        return Sam2FrameFeatures(embeddings, tuple(levels[: len(projections)]), position)
 
     # -- 2. the memories it attends to: build_memory, from MemorySteps -----------------------
 

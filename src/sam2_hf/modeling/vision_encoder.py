@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -27,12 +29,23 @@ class FpnNeck(nn.Module):
         self.top_down_levels = set(config.fpn_top_down_levels)
         self.interpolation = config.fpn_interpolation
 
-    def forward(self, stage_outputs: list[torch.Tensor]) -> list[torch.Tensor]:
+    def forward(self, stage_outputs: list[torch.Tensor], level_projections: Sequence[nn.Conv2d] = ()) -> list[torch.Tensor]:
+        """The FPN levels, highest resolution first; level ``i`` further projected by
+        ``level_projections[i]`` (a 1x1 convolution) where one is given. Below the first top-down
+        level, a level is its stage's lateral projection alone, and the two projections are
+        composed into one: the wide map between them is never made (at 1024 px the stride-4
+        level is 256 x 256 x 256 values, read once, by the mask decoder's 32-channel projection)."""
         deepest = len(stage_outputs) - 1
+        composable = min(self.top_down_levels, default=deepest + 1)
         levels: list[torch.Tensor] = [None] * len(stage_outputs)  # type: ignore[list-item]
         previous = None
         for level in range(deepest, -1, -1):
-            features = self.lateral_convs[deepest - level](stage_outputs[level])
+            lateral = self.lateral_convs[deepest - level]
+            projection = level_projections[level] if level < len(level_projections) else None
+            if projection is not None and level < composable:
+                levels[level] = composed_pointwise_projection(stage_outputs[level], lateral, projection)
+                continue
+            features = lateral(stage_outputs[level])
             if level in self.top_down_levels and previous is not None:
                 top_down = F.interpolate(
                     previous.float(),
@@ -41,8 +54,20 @@ class FpnNeck(nn.Module):
                     align_corners=None if self.interpolation == "nearest" else False,
                 )
                 features = features + top_down.to(features.dtype)
-            levels[level] = previous = features
+            previous = features
+            levels[level] = features if projection is None else projection(features)
         return levels
+
+
+def composed_pointwise_projection(x: torch.Tensor, first: nn.Conv2d, second: nn.Conv2d) -> torch.Tensor:
+    """``second(first(x))`` for two 1x1 convolutions, as one linear map over ``x``'s channels.
+    The trunk's stages are channel-last tensors seen as ``(B, C, H, W)``, so the map runs on
+    their tokens as they lie and its output is such a view too."""
+    inner, outer = first.weight.flatten(1), second.weight.flatten(1)  # (mid, in), (out, mid)
+    # Only matrix products touch the weights: autocast casts each of their inputs, so the result
+    # does not depend on whether the weights are stored in its dtype already.
+    weight, bias = outer @ inner, F.linear(first.bias, outer, second.bias)
+    return F.linear(x.permute(0, 2, 3, 1), weight, bias).permute(0, 3, 1, 2)
 
 
 class Sam2VisionEncoder(nn.Module):
@@ -55,8 +80,11 @@ class Sam2VisionEncoder(nn.Module):
         self.neck = FpnNeck(config)
         self.num_feature_levels = config.num_feature_levels
 
-    def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-        return self.neck(self.trunk(pixel_values))[: self.num_feature_levels]
+    def forward(self, pixel_values: torch.Tensor, level_projections: Sequence[nn.Conv2d] = ()) -> list[torch.Tensor]:
+        """``level_projections``: 1x1 convolutions that the first levels go through next (the mask
+        decoder's high-resolution projections), applied here so the neck can merge them with its
+        own (see :meth:`FpnNeck.forward`)."""
+        return self.neck(self.trunk(pixel_values), level_projections)[: self.num_feature_levels]
 
 
 class Sam2VisionModel(Sam2PartModel):
