@@ -176,3 +176,18 @@ def test_merged_high_res_projections_equal_the_neck_then_the_decoders_convolutio
         for got, want in zip(merged, expected):
             torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
         assert torch.equal(merged[2], levels[2])
+
+
+def test_windowed_block_adds_its_windows_to_the_residual_where_they_lie():
+    """A windowed Hiera block without padding adds the attention's windows to the residual without
+    copying them back to grid order first: the same numbers as unpartitioning, padded grids too."""
+    from sam2_hf.modeling import hiera
+
+    torch.manual_seed(0)
+    for size in (16, 14):  # 14: padded to 16, the copying path
+        block = hiera.HieraBlock(16, 16, 1, 4.0, window_size=4, query_stride=None).eval()
+        x = torch.randn(1, size, size, 16)
+        windows, padded = hiera._window_partition(block.norm1(x), 4)
+        attended = x + hiera._window_unpartition(block.attn(windows), 4, padded, (size, size))
+        expected = attended + block.mlp(block.norm2(attended))
+        assert torch.equal(block(x), expected)
