@@ -30,7 +30,7 @@ from sam2_hf.evaluation.model_evaluation import evaluate_model
 from sam2_hf.training import TrainingConfig, train
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-PHASES = [f"shipped_model_phase{i}" for i in range(11)] + ["shipped_model"]
+PHASES = [f"shipped_model_phase{i}" for i in range(10)] + ["shipped_model"]
 ROUTING_STEP_COST = 0.25  # a prompt-routing step, in clip frames: one frame, no image encoder
 
 

@@ -365,7 +365,9 @@ def test_training_after_tracking_in_the_same_process(sav):
 
 def test_shipped_model_recipe_is_a_chain_of_runs():
     """Each phase of the shipped model's recipe starts from the model the phase before wrote."""
-    paths = sorted((REPOSITORY / "configs").glob("shipped_model_phase*.yaml")) + [REPOSITORY / "configs" / "shipped_model.yaml"]
+    phases = (REPOSITORY / "configs").glob("shipped_model_phase*.yaml")
+    paths = sorted(phases, key=lambda path: int(path.stem.removeprefix("shipped_model_phase")))
+    paths.append(REPOSITORY / "configs" / "shipped_model.yaml")
     configs = [TrainingConfig.from_file(path) for path in paths]
     assert isinstance(configs[0].model, dict) and configs[0].prompt_routing_steps == configs[0].steps
     for previous, config in zip(configs, configs[1:]):
