@@ -85,7 +85,7 @@ class ClipDataset(Dataset):
     def _draw_clip(self, rng: np.random.Generator) -> tuple[dict, range, np.ndarray]:
         for _ in range(100):
             row, positions = self._draw_stretch(rng)
-            visible = np.flatnonzero(decode_masks(row, positions[0]).any(axis=(1, 2)))
+            visible = np.flatnonzero(_visible(row, positions[0]))
             if len(positions) >= 2 and len(visible):
                 return row, positions, rng.choice(visible, size=min(self.max_objects, len(visible)), replace=False)
         raise ValueError("no video has an object visible at the start of a 2-frame stretch")
@@ -93,7 +93,7 @@ class ClipDataset(Dataset):
     def _draw_reentry_clip(self, rng: np.random.Generator, attempts: int = 2000) -> tuple[dict, range, np.ndarray]:
         for _ in range(attempts):
             row, positions = self._draw_stretch(rng)
-            visible = np.array([[rle_area(rle) > 0 for rle in row["masklet"][i]] for i in positions])  # (T, N)
+            visible = np.stack([_visible(row, i) for i in positions])  # (T, N)
             hidden_since = np.cumsum(~visible, axis=0) > 0  # the object has been out of view by then
             returning = np.flatnonzero(visible[0] & (visible & hidden_since).any(axis=0))
             if len(returning):
@@ -103,3 +103,9 @@ class ClipDataset(Dataset):
                 return row, positions, np.concatenate([[first], rng.choice(others, size=count, replace=False)]).astype(int)
         raise ValueError(f"no clip in which an object leaves view and comes back was found in {attempts} draws: "
                          "the videos may have none; lower reentry_fraction")
+
+
+def _visible(row: dict, annotated_index: int) -> np.ndarray:
+    """Which objects have a pixel on the row's ``annotated_index``-th annotated frame, read from
+    the RLE counts without decoding the masks."""
+    return np.array([rle_area(rle) > 0 for rle in row["masklet"][annotated_index]])
