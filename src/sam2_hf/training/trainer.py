@@ -185,7 +185,7 @@ def _train(config: TrainingConfig) -> Path:
     # Drop the rows an interrupted run logged after its checkpoint (all of them if it saved none);
     # the clock goes on from the last row kept.
     seconds_logged = _truncate_csv(metrics_file, start_step) if accelerator.is_main_process else 0.0
-    started = time.time() - seconds_logged
+    started = time.monotonic() - seconds_logged
     progress = tqdm(total=config.steps, initial=start_step, desc="training", unit="step",
                     disable=not accelerator.is_main_process)
     module.train()
@@ -216,7 +216,7 @@ def _train(config: TrainingConfig) -> Path:
         optimizer.zero_grad()
         step += 1
         progress.update()
-        row = {"step": step, "lr": max(scheduler.get_last_lr()), "seconds": round(time.time() - started, 2),
+        row = {"step": step, "lr": max(scheduler.get_last_lr()), "seconds": round(time.monotonic() - started, 2),
                **{name: float(accelerator.reduce(value.detach(), "mean")) for name, value in losses.items()}}
         row["val_jf_1_click"] = None
         if config.eval_every and config.val_data and step % config.eval_every == 0 and accelerator.is_main_process:
@@ -227,7 +227,7 @@ def _train(config: TrainingConfig) -> Path:
                 accelerator.log({k: v for k, v in row.items() if k != "step" and v is not None}, step=step)
             if step % config.log_every == 0 or step == config.steps:
                 logger.info("step %d: %s", step, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "step" and v is not None))
-        out_of_time = config.max_seconds is not None and _any_process(accelerator, time.time() - started > config.max_seconds)
+        out_of_time = config.max_seconds is not None and _any_process(accelerator, time.monotonic() - started > config.max_seconds)
         if config.save_every and (step % config.save_every == 0 or step == config.steps or out_of_time):
             _save_checkpoint(accelerator, output_dir, step, config.keep_checkpoints)
         if out_of_time:
@@ -241,7 +241,7 @@ def _train(config: TrainingConfig) -> Path:
     checksums = accelerator.gather(checksum.to(accelerator.device)).tolist()
     final = output_dir / "model"
     if accelerator.is_main_process:
-        summary = {"steps": step, "seconds": round(time.time() - started, 1), "num_processes": accelerator.num_processes,
+        summary = {"steps": step, "seconds": round(time.monotonic() - started, 1), "num_processes": accelerator.num_processes,
                    "weight_checksums": checksums}
         (output_dir / "training_summary.json").write_text(json.dumps(summary, indent=2))
         if len(set(checksums)) > 1:
