@@ -117,3 +117,19 @@ def test_unknown_model_type_is_refused(tmp_path):
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     with pytest.raises(ValueError, match="'bert' model"):
         Sam2Model.from_pretrained(tmp_path)
+
+
+def test_a_training_checkpoint_is_refused_with_a_short_error_that_names_the_prefix(tmp_path, config):
+    """Accelerate saves the trained module's tensors as ``model.<key>``; the error says so and
+    stays readable instead of listing every key twice."""
+    from safetensors.torch import save_file
+
+    model = Sam2VideoModel(config)
+    model.save_pretrained(tmp_path)
+    state = {f"model.{key}": value.contiguous() for key, value in model.state_dict().items()}
+    save_file(state, str(tmp_path / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(ValueError) as error:
+        Sam2VideoModel.from_pretrained(tmp_path)
+    message = str(error.value)
+    assert "prefix 'model.'" in message and f"missing keys: {len(state)} under" in message
+    assert "memory_attention.* (" in message and len(message) < 3000

@@ -219,16 +219,43 @@ def adopt_components(model: nn.Module, parts: list[Sam2PartModel]) -> None:
             setattr(model, name, getattr(part, name))
 
 
-def _check_keys(cls: type, missing: list[str], unexpected: list[str], wrong_shape: list[str], source: str) -> None:
-    problems = []
+def _check_keys(cls: type, missing, unexpected, wrong_shape: list[str], source: str) -> None:
+    """Raise naming what does not fit; transformers hands over sets, listed here in order."""
+    missing, unexpected, problems = sorted(missing), sorted(unexpected), []
     if missing:
-        problems.append(f"missing keys: {', '.join(missing)}")
+        problems.append(f"missing keys: {_describe_keys(missing)}")
     if unexpected:
-        problems.append(f"unexpected keys: {', '.join(unexpected)}")
+        problems.append(f"unexpected keys: {_describe_keys(unexpected)}")
     if wrong_shape:
-        problems.append(f"wrong shapes or dtypes (a checkpoint of another size?): {', '.join(wrong_shape)}")
+        problems.append(f"wrong shapes or dtypes (a checkpoint of another size?): {_describe_keys(wrong_shape)}")
+    prefix = _common_prefix_hiding(missing, unexpected)
+    if prefix:
+        problems.append(f"every key of the checkpoint carries the prefix {prefix!r} (a training checkpoint? "
+                        "load the run's saved model folder, or strip the prefix)")
     if problems:
         raise ValueError(f"{source} does not fit {cls.__name__}; " + "; ".join(problems))
+
+
+def _describe_keys(keys: list[str], shown: int = 12) -> str:
+    """All the keys when few; else how many under each top-level module and the first ``shown``:
+    a whole model's worth of names helps nobody read the error."""
+    if len(keys) <= shown:
+        return ", ".join(keys)
+    modules: dict[str, int] = {}
+    for key in keys:
+        module = key.split(".", 1)[0]
+        modules[module] = modules.get(module, 0) + 1
+    counts = ", ".join(f"{module}.* ({count})" for module, count in modules.items())
+    return f"{len(keys)} under {counts}; the first: {', '.join(keys[:shown])}, ..."
+
+
+def _common_prefix_hiding(missing: list[str], unexpected: list[str]) -> str | None:
+    """The prefix (like ``'model.'``) that, stripped from the unexpected keys, gives the missing ones."""
+    prefixes = {key.split(".", 1)[0] + "." for key in unexpected if "." in key}
+    if not missing or len(prefixes) != 1:
+        return None
+    prefix = prefixes.pop()
+    return prefix if set(missing) <= {key[len(prefix):] for key in unexpected} else None
 
 
 def _resolve_file(source: str, filename: str, hub_kwargs: dict[str, Any]) -> str:
