@@ -4,7 +4,9 @@
 
 gives data/synthetic_train (SA-V train layout: mp4 + *_manual.json, but masks on every frame, not
 every 4th: the training recipe takes clips of consecutive frames, the motion the tracker sees at
-24 fps, and of every 4th, SA-V's 6 fps), data/synthetic_val
+24 fps, and of every 4th, SA-V's 6 fps), data/synthetic_train_chasing (as many more training
+videos, other seeds, in which half of the distractors follow their target's path: hard
+negatives), data/synthetic_val
 (val layout: JPEG frames + per-object PNGs; other seeds, longer clips), data/synthetic_val_mini
 (4 more held-out videos of 48 frames, which the training recipe scores while it runs) and
 data/synthetic_val_twins (held-out videos whose distractors are exact copies of their targets:
@@ -23,9 +25,11 @@ from sam2_hf.data import write_sav_dataset
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="folder to write synthetic_train/, synthetic_val/, synthetic_val_mini/ "
-                        "and synthetic_val_twins/ into")
+    parser.add_argument("root", type=Path, help="folder to write synthetic_train/, synthetic_train_chasing/, "
+                        "synthetic_val/, synthetic_val_mini/ and synthetic_val_twins/ into")
     parser.add_argument("--train-videos", type=int, default=400)
+    parser.add_argument("--chasing-probability", type=float, default=0.5,
+                        help="share of the distractors of synthetic_train_chasing that follow their target")
     parser.add_argument("--val-videos", type=int, default=20)
     parser.add_argument("--val-mini-videos", type=int, default=4)
     parser.add_argument("--twin-videos", type=int, default=8)
@@ -36,11 +40,14 @@ def main() -> None:
     scene = {"height": 144, "width": 192, "num_objects": 3, "num_distractors": 2, "workers": args.workers}
     write_sav_dataset(args.root / "synthetic_train", args.train_videos, layout="train", seed=1, num_frames=64,
                       annotation_stride=args.train_annotation_stride, **scene)
+    write_sav_dataset(args.root / "synthetic_train_chasing", args.train_videos, layout="train", seed=5, num_frames=64,
+                      annotation_stride=args.train_annotation_stride, chasing_probability=args.chasing_probability,
+                      **scene)
     write_sav_dataset(args.root / "synthetic_val", args.val_videos, layout="val", seed=2, num_frames=96, **scene)
     write_sav_dataset(args.root / "synthetic_val_mini", args.val_mini_videos, layout="val", seed=3, num_frames=48, **scene)
     write_sav_dataset(args.root / "synthetic_val_twins", args.twin_videos, layout="val", seed=4, num_frames=96,
                       twins=True, **scene)
-    print(f"wrote {args.train_videos} training, {args.val_videos} validation, {args.val_mini_videos} mini-validation "
+    print(f"wrote 2 x {args.train_videos} training, {args.val_videos} validation, {args.val_mini_videos} mini-validation "
           f"and {args.twin_videos} twin-distractor videos under {args.root}")
 
 

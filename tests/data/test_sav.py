@@ -26,6 +26,30 @@ def test_render_is_deterministic_and_objects_move_occlude_and_leave():
     assert np.linalg.norm(centres[-1] - centres[0]) > 2
 
 
+def _distractor_gaps(seed: int, chasing_probability: float) -> np.ndarray:
+    """Per frame, the distance from the target's centre to its distractor's (where both show),
+    the distractor found as the pixels a render without it does not have."""
+    scene = {"num_frames": 64, "num_objects": 1, "chasing_probability": chasing_probability}
+    frames, masks = render_video(seed, num_distractors=1, **scene)
+    alone, _ = render_video(seed, num_distractors=0, **scene)  # same background and target: drawn first
+    gaps = []
+    for t in range(len(frames)):
+        distractor = (frames[t] != alone[t]).any(-1)
+        if distractor.any() and masks[t, 0].any():
+            gaps.append(np.linalg.norm(np.argwhere(distractor).mean(0) - np.argwhere(masks[t, 0]).mean(0)))
+    return np.array(gaps)
+
+
+def test_chasing_distractors_stay_near_their_target_and_other_videos_stay_as_they_were():
+    assert np.array_equal(render_video(11, chasing_probability=0.0)[0], render_video(11)[0])
+    chasing = np.concatenate([_distractor_gaps(seed, 1.0) for seed in range(8)])
+    free = np.concatenate([_distractor_gaps(seed, 0.0) for seed in range(8)])
+    # A chaser is within 20 pixels (about an object's half size) of its target most of the time.
+    assert (chasing < 20).mean() > 0.5 > 2 * (free < 20).mean()
+    with pytest.raises(ValueError, match="chasing_probability"):
+        write_sav_dataset("unused", 1, chasing_probability=1.5)
+
+
 @pytest.mark.parametrize("layout, annotation_stride", [("train", 4), ("val", 4), ("train", 1), ("val", 3)])
 def test_reader_round_trips_masks_exactly(tmp_path, layout, annotation_stride):
     ids = write_sav_dataset(tmp_path, 2, layout=layout, seed=3, num_frames=12, num_objects=2,

@@ -7,7 +7,9 @@ are never annotated and are look-alikes, as two dogs in a real video are: a targ
 kind of texture, but at least one visible attribute changed (a stripe colour shifted by 40+
 levels, the stripe angle or frequency, or the size by 20%+), so a tracker has to follow the right
 one. ``twins=True`` makes them exact copies instead: a hard case no appearance can settle, kept as
-a separate evaluation subset. Masks are the visible (modal) parts, as in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
+a separate evaluation subset. A ``chasing_probability`` share of the distractors follow their
+target's path a little behind it, crossing and covering it again and again: training videos full
+of the moments where a tracker jumps to the look-alike. Masks are the visible (modal) parts, as in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
 with RLE masklets every 4th frame) or the val/test layout (JPEG frames + per-object PNGs), which
 :mod:`sam2_hf.data.sav` reads exactly as it reads the real dataset.
 """
@@ -32,6 +34,7 @@ PLAIN_PROBABILITY = 0.25  # objects of one colour: "striped" must not be what ma
 LOW_CONTRAST_PROBABILITY = 0.2  # objects in colours close to the background's
 LOW_CONTRAST_LEVELS = 30  # how far (per channel) such an object's colours stray from the background's mean
 MIN_COLOR_SHIFT = 40  # a look-alike's changed stripe colour differs by at least this, in one channel
+CHASE_LAG = (0.1, 0.4)  # how far (path phase, radians) a chasing distractor trails or leads its target
 
 
 @dataclass
@@ -108,6 +111,13 @@ def _look_alike(rng: np.random.Generator, sprite: _Sprite, height: int, width: i
     return other
 
 
+def _chase(rng: np.random.Generator, sprite: _Sprite, target: _Sprite) -> None:
+    """Put ``sprite`` on ``target``'s path at a phase lag: the two drift apart and meet again
+    (their distance swings between 0 and about the lag times the path radius)."""
+    sprite.path_center, sprite.path_radius, sprite.path_speed = target.path_center, target.path_radius, target.path_speed
+    sprite.path_phase = target.path_phase + rng.uniform(*CHASE_LAG) * rng.choice([-1, 1])
+
+
 def _draw(sprite: _Sprite, t: int, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sprite's coverage (bool) and colours (float RGB) on frame ``t``."""
     center = sprite.path_center + sprite.path_radius * np.sin(sprite.path_speed * t + sprite.path_phase)
@@ -129,9 +139,11 @@ def _draw(sprite: _Sprite, t: int, xs: np.ndarray, ys: np.ndarray) -> tuple[np.n
 
 
 def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int = 128, num_objects: int = 2,
-                 num_distractors: int = 1, twins: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 num_distractors: int = 1, twins: bool = False, chasing_probability: float = 0.0
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``(T, H, W, 3)`` uint8 and visible masks ``(T, num_objects, H, W)`` bool; with
-    ``twins`` the distractors are exact copies of their targets."""
+    ``twins`` the distractors are exact copies of their targets; each distractor chases its
+    target with ``chasing_probability``."""
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
     coarse = rng.uniform(40, 200, (max(2, height // 16), max(2, width // 16), 3)).astype(np.uint8)
@@ -141,6 +153,10 @@ def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int =
     targets = [_random_sprite(rng, height, width, background_mean) for _ in range(num_objects)]
     distractors = [_look_alike(rng, targets[i % num_objects], height, width, background_mean, twins)
                    for i in range(num_distractors)] if targets else []
+    if chasing_probability > 0:  # no draw otherwise: the videos made without chasing stay what they were
+        for i, distractor in enumerate(distractors):
+            if rng.random() < chasing_probability:
+                _chase(rng, distractor, targets[i % num_objects])
     layers = sorted([(s.depth, i) for i, s in enumerate(targets)] + [(s.depth, -1 - i) for i, s in enumerate(distractors)])
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     masks = np.zeros((num_frames, num_objects, height, width), bool)
@@ -169,13 +185,15 @@ def write_sav_dataset(
     num_objects: int = 2,
     num_distractors: int = 1,
     twins: bool = False,
+    chasing_probability: float = 0.0,
     annotation_stride: int = ANNOTATION_STRIDE,
     workers: int = 1,
 ) -> list[str]:
     """Write ``num_videos`` synthetic videos in SA-V's train or val/test layout; returns their ids.
 
     Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos;
-    ``twins`` makes the distractors exact copies of their targets (see :func:`render_video`).
+    ``twins`` makes the distractors exact copies of their targets and ``chasing_probability``
+    puts that share of them on their target's path (see :func:`render_video`).
     Masks are written every ``annotation_stride`` frames: SA-V's 4 (6 fps of 24), or 1 for
     training on the consecutive frames a tracker sees (the json then lists its frames, which SA-V's
     own files leave out). ``workers`` processes render videos side by side (the files are the same
@@ -184,9 +202,11 @@ def write_sav_dataset(
         raise ValueError(f"layout is 'train' or 'val', got {layout!r}")
     if annotation_stride < 1:
         raise ValueError(f"annotation_stride must be at least 1, got {annotation_stride}")
+    if not 0.0 <= chasing_probability <= 1.0:
+        raise ValueError(f"chasing_probability must lie in [0, 1], got {chasing_probability}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    scene = (num_frames, height, width, num_objects, num_distractors, twins)
+    scene = (num_frames, height, width, num_objects, num_distractors, twins, chasing_probability)
     jobs = [(root, layout, seed * 100_000 + k, scene, annotation_stride) for k in range(num_videos)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
