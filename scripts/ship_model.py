@@ -40,7 +40,8 @@ def run_history(run: Path) -> dict:
         config = json.loads((run / phase["config"] / "training_config.json").read_text())
         phase.update({key: config[key] for key in ("clip_length", "frame_steps", "max_objects", "learning_rate", "schedule",
                                                    "prompt_routing_steps", "image_embedding_rms", "restart_memory",
-                                                   "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale", "reentry_fraction")})
+                                                   "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale", "reentry_fraction",
+                                                   "train_data")})
     return summary
 
 
@@ -85,6 +86,8 @@ def describe(history: list[dict]) -> str:
                 notes.append(f"image encoder's trunk at {phase['trunk_lr_scale']:g}x the rate, its feature pyramid frozen")
             if phase.get("reentry_fraction"):  # runs before the seventh recorded no such option
                 notes.append(f"{phase['reentry_fraction']:.0%} of the clips ones in which an object leaves view and comes back")
+            if phase.get("train_data") and Path(phase["train_data"]).name != "synthetic_train":
+                notes.append(f"on `{Path(phase['train_data']).name}`")
             extra = f" ({'; '.join(notes)})" if notes else ""
             steps = phase.get("frame_steps", [1])
             apart = f" {'-'.join(str(k) for k in sorted(set(steps)))} annotated frames apart" if steps != [1] else ""
@@ -92,6 +95,14 @@ def describe(history: list[dict]) -> str:
                          f"{phase['clip_length']} frames{apart}, up to {phase['max_objects']} objects, lr {phase['learning_rate']} "
                          f"({phase['schedule']}), {phase['seconds'] / 60:.1f} minutes")
     return "\n".join(lines)
+
+
+def chasing_data(history: list[dict]) -> str:
+    """The card's sentence on the second training set, where a phase used it."""
+    used = any(Path(phase.get("train_data") or "").name == "synthetic_train_chasing"
+               for run in history for phase in run["phases"])
+    return (" Phases marked `synthetic_train_chasing`\ntrain on 400 more such videos (other seeds) in which half of the "
+            "distractors follow their target's\npath, crossing and covering it: hard negatives.") if used else ""
 
 
 def main() -> None:
@@ -134,7 +145,7 @@ Trained by this package's own pipeline (`scripts/train_recipe.py`, SAM 2's losse
 `python scripts/make_synthetic_sav.py data/`: 400 synthetic SA-V-format videos of 64 frames,
 192x144, three moving objects and two look-alike distractors each (a distractor has its target's
 shape and kind of texture, with a stripe colour, the stripe angle or frequency, or the size
-changed); a quarter of the objects are plain, a fifth in colours close to the background's.
+changed); a quarter of the objects are plain, a fifth in colours close to the background's.{chasing_data(history)}
 {len(history)} training run(s), each continuing from the one before (minutes are wall clock; other work
 may have shared the cores):
 

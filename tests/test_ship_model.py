@@ -94,3 +94,12 @@ def test_history_description_names_each_phases_options(ship_model):
     assert len(runs) == 2 and runs[1].startswith("2. 2026-12-06, CPU, 2 threads, continuing from the model shipped before")
     assert "(image encoder frozen) of clips of 12 frames 1-2-4 annotated frames apart" in text
     assert "(image encoder's trunk at 0.3x the rate, its feature pyramid frozen)" in text
+
+
+def test_the_card_names_the_chasing_training_set_only_where_a_phase_used_it(ship_model):
+    plain = _run("v", train_data="/abs/data/synthetic_train")
+    chasing = _run("v", train_data="../data/synthetic_train_chasing", reentry_fraction=0.25)
+    assert "on `synthetic_train_chasing`" in ship_model.describe([plain, chasing])
+    assert "on `synthetic_train" not in ship_model.describe([plain])
+    assert "synthetic_train_chasing" in ship_model.chasing_data([plain, chasing])
+    assert ship_model.chasing_data([plain, _run("v")]) == ""
