@@ -101,8 +101,8 @@ def chasing_data(history: list[dict]) -> str:
     """The card's sentence on the second training set, where a phase used it."""
     used = any(Path(phase.get("train_data") or "").name == "synthetic_train_chasing"
                for run in history for phase in run["phases"])
-    return (" Phases marked `synthetic_train_chasing`\ntrain on 400 more such videos (other seeds) in which half of the "
-            "distractors follow their target's\npath, crossing and covering it: hard negatives.") if used else ""
+    return ("\nPhases marked `synthetic_train_chasing` train on 400 more such videos (other seeds) in which\n"
+            "half of the distractors follow their target's path, crossing and covering it: hard negatives.") if used else ""
 
 
 def main() -> None:

@@ -5,9 +5,10 @@
 
 Each phase is one of `configs/shipped_model_phase*.yaml` (then `configs/shipped_model.yaml`),
 trained into RUN/<config name>/ from the model the phase before made. `--steps-scale` scales
-every phase's steps (but those named by `--unscaled`); `--seconds` splits a total time budget between the phases in proportion to
-their cost (steps x clip frames), handing time a phase did not use to the ones after it, and
-stops a phase that runs out (`max_seconds`). With `--fill-phase NAME` that phase (a constant
+every phase's steps (but those named by `--unscaled`, which run all their steps, outside any time
+budget: a cool-down cut short would end at a high learning rate); `--seconds` splits a total time
+budget between the other phases in proportion to their cost (steps x clip frames), handing time a
+phase did not use to the ones after it, and stops a phase that runs out (`max_seconds`). With `--fill-phase NAME` that phase (a constant
 learning rate) is not scaled and runs until the time left is what the phases after it need at
 the speed the phase before it ran. `--seed-offset` gives a run its own initialisation,
 clips and prompts, so several runs can be compared. Each phase resumes if RUN already holds it.
@@ -37,6 +38,15 @@ ROUTING_STEP_COST = 0.25  # a prompt-routing step, in clip frames: one frame, no
 def phase_cost(config: TrainingConfig) -> float:
     routing = min(config.prompt_routing_steps, config.steps)
     return routing * ROUTING_STEP_COST + (config.steps - routing) * config.clip_length
+
+
+def time_limit(remaining: float, costs: list[float], fixed: list[bool], index: int) -> float | None:
+    """Phase ``index``'s ``max_seconds`` when ``remaining`` seconds of the budget are left: its
+    cost's share of what the budgeted phases from it on cost; None for a fixed phase."""
+    if fixed[index]:
+        return None
+    budgeted = sum(cost for cost, is_fixed in zip(costs[index:], fixed[index:]) if not is_fixed)
+    return max(1.0, remaining * costs[index] / budgeted)
 
 
 def main() -> None:
@@ -76,16 +86,20 @@ def main() -> None:
             config.steps = 10**7  # max_seconds ends it
         configs.append((name, config))
 
-    started = time.time()
-    phases, speed = [], 0.0
+    fixed = [name in args.unscaled for name, _ in configs]
+    phases, speed, budget_used = [], 0.0, 0.0
     for index, (name, config) in enumerate(configs):
         if args.seconds is not None:
-            remaining = args.seconds - (time.time() - started)
-            if name == args.fill_phase:  # leave the later phases their time at the last phase's speed
-                config.max_seconds = max(1.0, remaining - 1.25 * sum(costs[index + 1:]) / speed)
+            remaining = args.seconds - budget_used
+            if name == args.fill_phase:  # leave the later budgeted phases their time at the last phase's speed
+                later = sum(cost for cost, is_fixed in zip(costs[index + 1:], fixed[index + 1:]) if not is_fixed)
+                config.max_seconds = max(1.0, remaining - 1.25 * later / speed)
             else:
-                config.max_seconds = max(1.0, remaining * costs[index] / sum(costs[index:]))
+                config.max_seconds = time_limit(remaining, costs, fixed, index)
+        phase_started = time.time()
         final = train(config)
+        if not fixed[index]:
+            budget_used += time.time() - phase_started
         # The run's own count: a phase resumed from an earlier session's checkpoint counts all of its time.
         summary = json.loads((Path(config.output_dir) / "training_summary.json").read_text())
         steps, seconds = summary["steps"], summary["seconds"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -410,3 +411,16 @@ def test_training_leaves_denormals_as_torch_does_by_default(tmp_path, sav):
     assert (denormal * 1.0).item() != 0
     train(TrainingConfig.from_file(write_config(tmp_path, sav, steps=1, save_every=0)))
     assert (denormal * 1.0).item() != 0
+
+
+def test_recipe_time_budget_leaves_fixed_phases_out():
+    """`train_recipe.py --seconds`: phases named by --unscaled (the cool-down) run all their steps;
+    the budget is split between the others by cost."""
+    spec = importlib.util.spec_from_file_location("train_recipe", REPOSITORY / "scripts" / "train_recipe.py")
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    costs, fixed = [48_000.0, 12_000.0, 4_800.0], [False, False, True]
+    assert recipe.time_limit(6000.0, costs, fixed, 0) == pytest.approx(4800.0)
+    assert recipe.time_limit(1200.0, costs, fixed, 1) == pytest.approx(1200.0)
+    assert recipe.time_limit(1200.0, costs, fixed, 2) is None
+    assert recipe.time_limit(0.0, costs, fixed, 1) == 1.0  # a phase always gets to start
