@@ -1,12 +1,29 @@
-"""Shared fixtures: a tiny config for fast unit tests and seeded random weights."""
+"""Shared fixtures: a tiny config for fast unit tests, seeded random weights, and the scripts
+under scripts/ as modules."""
 
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
 import torch
 
 from sam2_hf import Sam2Config, Sam2MaskDecoderConfig, Sam2MemoryConfig, Sam2VideoModel, Sam2VisionConfig
+
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name: str) -> ModuleType:
+    """``scripts/<name>.py`` imported as a module (the scripts are not a package), so tests call
+    its functions directly."""
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def tiny_config() -> Sam2Config:

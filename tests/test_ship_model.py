@@ -3,27 +3,20 @@ and its card describes every run of its history."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
-from pathlib import Path
 
 import pytest
 
 from sam2_hf import Sam2VideoModel
 from sam2_hf.model_card import write_model_card
 
-from .conftest import tiny_config
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ship_model.py"
+from .conftest import load_script, tiny_config
 
 
 @pytest.fixture(scope="module")
 def ship_model():
-    spec = importlib.util.spec_from_file_location("ship_model", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ship_model")
 
 
 def _run(val_data: str, **phase_options) -> dict:

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from sam2_hf import Sam2VideoModel
 from sam2_hf.data import decode_masks, load_sav, write_sav_dataset
 
-from ..conftest import tiny_config
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "diagnose_tracking.py"
+from ..conftest import load_script, tiny_config
 
 
 @pytest.fixture(scope="module")
 def diagnose_tracking():
-    spec = importlib.util.spec_from_file_location("diagnose_tracking", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("diagnose_tracking")
 
 
 def test_categories(diagnose_tracking):

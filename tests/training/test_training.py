@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
 from sam2_hf.training.trainer import learning_rate_factor, load_model, parameter_groups, prepare_model
 
-from ..conftest import tiny_config
+from ..conftest import load_script, tiny_config
 
 TINY_MODEL = {
     "vision_config": {"embed_dim": 16, "num_heads": 1, "stages": [1, 1, 2, 1], "global_attention_blocks": [3],
@@ -416,9 +415,7 @@ def test_training_leaves_denormals_as_torch_does_by_default(tmp_path, sav):
 def test_recipe_time_budget_leaves_fixed_phases_out():
     """`train_recipe.py --seconds`: phases named by --unscaled (the cool-down) run all their steps;
     the budget is split between the others by cost."""
-    spec = importlib.util.spec_from_file_location("train_recipe", REPOSITORY / "scripts" / "train_recipe.py")
-    recipe = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(recipe)
+    recipe = load_script("train_recipe")
     costs, fixed = [48_000.0, 12_000.0, 4_800.0], [False, False, True]
     assert recipe.time_limit(6000.0, costs, fixed, 0) == pytest.approx(4800.0)
     assert recipe.time_limit(1200.0, costs, fixed, 1) == pytest.approx(1200.0)
