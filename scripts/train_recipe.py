@@ -40,13 +40,17 @@ def phase_cost(config: TrainingConfig) -> float:
     return routing * ROUTING_STEP_COST + (config.steps - routing) * config.clip_length
 
 
+def budgeted_cost(costs: list[float], fixed: list[bool], start: int) -> float:
+    """What the phases from ``start`` on cost that the time budget pays for (not the fixed ones)."""
+    return sum(cost for cost, is_fixed in zip(costs[start:], fixed[start:]) if not is_fixed)
+
+
 def time_limit(remaining: float, costs: list[float], fixed: list[bool], index: int) -> float | None:
     """Phase ``index``'s ``max_seconds`` when ``remaining`` seconds of the budget are left: its
     cost's share of what the budgeted phases from it on cost; None for a fixed phase."""
     if fixed[index]:
         return None
-    budgeted = sum(cost for cost, is_fixed in zip(costs[index:], fixed[index:]) if not is_fixed)
-    return max(1.0, remaining * costs[index] / budgeted)
+    return max(1.0, remaining * costs[index] / budgeted_cost(costs, fixed, index))
 
 
 def main() -> None:
@@ -92,8 +96,7 @@ def main() -> None:
         if args.seconds is not None:
             remaining = args.seconds - budget_used
             if name == args.fill_phase:  # leave the later budgeted phases their time at the last phase's speed
-                later = sum(cost for cost, is_fixed in zip(costs[index + 1:], fixed[index + 1:]) if not is_fixed)
-                config.max_seconds = max(1.0, remaining - 1.25 * later / speed)
+                config.max_seconds = max(1.0, remaining - 1.25 * budgeted_cost(costs, fixed, index + 1) / speed)
             else:
                 config.max_seconds = time_limit(remaining, costs, fixed, index)
         phase_started = time.time()
