@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sam2_hf import Sam2VideoModel
-from sam2_hf.data import decode_masks, load_sav, read_frames
+from sam2_hf.evaluation.model_evaluation import annotated_video, load_videos
 from sam2_hf.evaluation.protocols import semi_supervised
 
 ELSEWHERE_OVERLAP = 0.1  # a mask with less than this share of its pixels on the object is on something else
@@ -39,17 +39,12 @@ def categorise(predicted: np.ndarray, truth: np.ndarray) -> str:
 
 
 def diagnose(model: Sam2VideoModel, val_data: Path, max_videos: int, spans: int) -> dict:
-    videos = load_sav(val_data)
-    videos = videos.select(range(min(max_videos, len(videos))))
     span_ious: list[list[float]] = [[] for _ in range(spans)]
     second_half: Counter = Counter()
-    for row in videos:
-        frames = read_frames(row, list(range(row["num_frames"])))
-        truth = np.stack([decode_masks(row, i) for i in range(len(row["frame_indices"]))])  # (A, N, H, W)
-        labels = np.zeros(truth.shape[2:], np.uint8)
-        for obj in range(truth.shape[1]):
-            labels[truth[0, obj]] = obj + 1
-        predicted = semi_supervised(model, frames, labels)[row["frame_indices"]]  # (A, H, W) ids
+    for row in load_videos(val_data, max_videos):
+        video = annotated_video(row)
+        truth = video.truth
+        predicted = semi_supervised(model, video.frames, video.first_frame_labels)[video.annotated]  # (A, H, W) ids
         for obj in range(truth.shape[1]):
             if not truth[0, obj].any():
                 continue
