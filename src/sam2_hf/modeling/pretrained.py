@@ -8,6 +8,7 @@ import math
 import os
 import pickle
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -241,10 +242,7 @@ def _describe_keys(keys: list[str], shown: int = 12) -> str:
     a whole model's worth of names helps nobody read the error."""
     if len(keys) <= shown:
         return ", ".join(keys)
-    modules: dict[str, int] = {}
-    for key in keys:
-        module = key.split(".", 1)[0]
-        modules[module] = modules.get(module, 0) + 1
+    modules = Counter(key.split(".", 1)[0] for key in keys)  # in the keys' order
     counts = ", ".join(f"{module}.* ({count})" for module, count in modules.items())
     return f"{len(keys)} under {counts}; the first: {', '.join(keys[:shown])}, ..."
 
