@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from sam2_hf.configuration import Sam2MemoryConfig
-from sam2_hf.modeling import attention_kernels, memory_attention
+from sam2_hf.modeling import attention_kernels, cpu_features, memory_attention
 from sam2_hf.modeling.attention_kernels import blocked_attention, scaled_dot_product_attention
 from sam2_hf.modeling.memory_attention import RoPEAttention
 
@@ -24,7 +24,7 @@ def test_blocked_attention_equals_pytorch_kernel(monkeypatch, value_dim):
 
 
 def test_dispatch_keeps_pytorch_kernel_for_training(monkeypatch):
-    monkeypatch.setattr(attention_kernels, "cpu_has_bfloat16_matrix_units", lambda: False)
+    monkeypatch.setattr(cpu_features, "cpu_has_bfloat16_matrix_units", lambda: False)
     q = torch.randn(1, 1, 6, 8, requires_grad=True)
     k, v = torch.randn(1, 1, 5, 8), torch.randn(1, 1, 5, 8)
     out = scaled_dot_product_attention(q, k, v)
@@ -42,7 +42,7 @@ def test_dispatch_keeps_pytorch_kernel_for_training(monkeypatch):
 
 def test_dispatch_keeps_pytorch_kernel_for_bfloat16_on_matrix_units(monkeypatch):
     """With AMX tiles PyTorch's fused kernel is twice as fast as the blocked path in bfloat16."""
-    monkeypatch.setattr(attention_kernels, "cpu_has_bfloat16_matrix_units", lambda: True)
+    monkeypatch.setattr(cpu_features, "cpu_has_bfloat16_matrix_units", lambda: True)
     q = torch.randn(1, 1, 6, 8)
     with torch.no_grad():
         assert not attention_kernels.uses_blocked_attention(q.bfloat16())

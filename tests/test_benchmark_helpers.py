@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from sam2_hf.benchmark import HEIGHT, WIDTH, make_video, mask_agreement
+from sam2_hf.benchmark import HEIGHT, WIDTH, machine, make_video, mask_agreement
+from sam2_hf.modeling import cpu_features
 
 
 def test_generated_video_is_480p_and_moves(tmp_path):
@@ -26,3 +27,12 @@ def test_agreement_is_max_logit_difference_and_min_iou():
     got[1][1] += 0.25
     diff, iou = mask_agreement((expected[t], got[t]) for t in expected)
     assert diff == 1.5 and iou == 0.75
+
+
+def test_report_names_torch_and_how_the_cpu_computes_bfloat16(monkeypatch):
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2"}))
+    assert machine().startswith(f"torch {torch.__version__}, CPU ") and "(bfloat16 emulated)" in machine()
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda: frozenset({"avx2", "amx_bf16"}))
+    assert "(bfloat16 native)" in machine()
+    monkeypatch.setattr(cpu_features, "cpu_flags", lambda: None)
+    assert "(bfloat16 unknown)" in machine()

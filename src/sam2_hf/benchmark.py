@@ -516,11 +516,25 @@ def torch_version() -> str:
     return torch.__version__
 
 
+def machine() -> str:
+    """torch's version and what the CPU computes bfloat16 with, for the report's first line: a
+    bfloat16 row means nothing without it (emulated bfloat16 is ~20x slower than float32)."""
+    import torch
+
+    from .modeling.cpu_features import cpu_flags, emulated_precision_warning
+
+    if cpu_flags() is None:
+        bfloat16 = "unknown"
+    else:
+        bfloat16 = "emulated" if emulated_precision_warning(torch.bfloat16, torch.device("cpu")) else "native"
+    return f"torch {torch.__version__}, CPU {torch.backends.cpu.get_cpu_capability()} (bfloat16 {bfloat16})"
+
+
 def report(rows, agreement, flops, stages, notes, args, track_frames, steady_from, rss_tracked) -> None:
     if args.encoder_only:
-        print(f"\ntorch {torch_version()}, {args.threads} threads; the image encoder only.\n")
+        print(f"\n{machine()}, {args.threads} threads; the image encoder only.\n")
     else:
-        print(f"\ntorch {torch_version()}, {args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} "
+        print(f"\n{machine()}, {args.threads} threads; tracking timed on frames {steady_from}-{track_frames - 1} "
               f"of a 480x854 video; peak RSS with {'the whole video' if rss_tracked is None else f'{rss_tracked} frames'} tracked.\n")
     print("| measure | impl | mode | median | min - max | ours / official | ours / transformers |")
     print("|---|---|---|---|---|---|---|")

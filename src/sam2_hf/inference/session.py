@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ..modeling.cpu_features import emulated_precision_warning
 from ..modeling.outputs import Sam2FrameFeatures, Sam2MemoryTokens
 from ..modeling.precision import has_float32_matmul_weights, with_matmul_weights_in
 from ..modeling.video_model import NO_OBJECT_SCORE, Sam2VideoModel
@@ -95,7 +96,9 @@ class VideoSession:
         dtype: run the model under autocast in this dtype (e.g. ``torch.bfloat16``). The session
             then runs a copy of the model whose linear and convolution weights are stored in it
             (:func:`~sam2_hf.modeling.precision.with_matmul_weights_in`: the same results, without
-            casting them on every call); the model passed in is left as it is.
+            casting them on every call); the model passed in is left as it is. A reduced
+            precision on a CPU without instructions for it is emulated, slower than float32: the
+            session logs a warning then.
         compile: compile the model's image encoder first (see
             :meth:`Sam2VideoModel.compile_for_tracking`); pays off on GPUs, not on CPUs.
         corrections_as_conditioning: a click on an already-tracked frame makes it a prompted
@@ -133,6 +136,9 @@ class VideoSession:
     ) -> None:
         if dtype is not None and dtype != torch.float32 and has_float32_matmul_weights(model):
             model = with_matmul_weights_in(model, dtype)
+        slow_dtype = emulated_precision_warning(dtype, model.device)
+        if slow_dtype:
+            logger.warning(slow_dtype)
         self.model = model.eval()
         if compile:
             model.compile_for_tracking()

@@ -21,10 +21,10 @@ kernels on CUDA are the fast path there).
 
 from __future__ import annotations
 
-import functools
-
 import torch
 import torch.nn.functional as F
+
+from . import cpu_features
 
 # Elements of one block of attention scores (8 MiB in float32, ~100 queries against the 20k
 # keys of a full memory bank): fast float32 blocks measured at 1.5-3M elements, 2x slower at 16M.
@@ -46,23 +46,9 @@ def uses_blocked_attention(q: torch.Tensor, dropout_p: float = 0.0, value_dim: i
     cannot take."""
     if q.device.type != "cpu" or dropout_p or (torch.is_grad_enabled() and q.requires_grad):
         return False
-    reduced = q.dtype == torch.float16 or (q.dtype == torch.bfloat16 and not cpu_has_bfloat16_matrix_units())
+    reduced = q.dtype == torch.float16 or (q.dtype == torch.bfloat16 and not cpu_features.cpu_has_bfloat16_matrix_units())
     narrow_values = q.dtype == torch.float32 and value_dim is not None and value_dim < q.shape[-1]
     return reduced or narrow_values
-
-
-@functools.lru_cache(maxsize=1)
-def cpu_has_bfloat16_matrix_units() -> bool:
-    """Whether this CPU multiplies bfloat16 matrices in AMX tiles (the ``amx_bf16`` flag of
-    Linux's ``/proc/cpuinfo``; False where that file is missing)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return "amx_bf16" in line.split()
-    except OSError:
-        pass
-    return False
 
 
 def blocked_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
