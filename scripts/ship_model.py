@@ -45,6 +45,17 @@ def run_history(run: Path) -> dict:
     return summary
 
 
+def earlier_history(start_from: str | None, target: Path) -> list[dict]:
+    """The runs that led to the model a run started from: that folder's own history (a candidate
+    kept outside the package carries one), else the shipped model's; none for a run from scratch."""
+    if not start_from:
+        return []
+    for folder in (REPOSITORY / start_from, target):  # an absolute start_from stays as it is
+        if (folder / HISTORY).is_file():
+            return json.loads((folder / HISTORY).read_text())
+    return []
+
+
 def repository_relative(history: list[dict]) -> list[dict]:
     """The history with its data paths relative to the repository (``data/synthetic_val_mini``),
     not to the machine that trained it."""
@@ -70,7 +81,7 @@ def install(final: Path, target: Path, history: list[dict], write_card: Callable
 def describe(history: list[dict]) -> str:
     lines = []
     for number, run in enumerate(history, start=1):
-        origin = "continuing from the model shipped before" if run.get("start_from") else "from scratch"
+        origin = "continuing from the model before" if run.get("start_from") else "from scratch"
         lines.append(f"{number}. {run['date']}, {run['device']}, {origin}, {run['seconds'] / 60:.0f} minutes:")
         for phase in run["phases"]:
             notes = []
@@ -133,7 +144,7 @@ def main() -> None:
     print("untrained", baseline, "twins", twins, flush=True)
 
     run = run_history(args.run)
-    history = json.loads((target / HISTORY).read_text()) if run["start_from"] and (target / HISTORY).is_file() else []
+    history = earlier_history(run["start_from"], target)
     history.append(run)
 
     protocols = {"1_click": "1 click", "3_click": "3 clicks", "5_click": "5 clicks", "mask": "first-frame mask"}

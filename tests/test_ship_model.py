@@ -84,7 +84,7 @@ def test_history_description_names_each_phases_options(ship_model):
     trunk = _run("v", freeze_feature_pyramid=True, trunk_lr_scale=0.3)
     text = ship_model.describe([frozen, trunk])
     runs = [line for line in text.splitlines() if not line.startswith(" ")]
-    assert len(runs) == 2 and runs[1].startswith("2. 2026-12-06, CPU, 2 threads, continuing from the model shipped before")
+    assert len(runs) == 2 and runs[1].startswith("2. 2026-12-06, CPU, 2 threads, continuing from the model before")
     assert "(image encoder frozen) of clips of 12 frames 1-2-4 annotated frames apart" in text
     assert "(image encoder's trunk at 0.3x the rate, its feature pyramid frozen)" in text
 
@@ -96,3 +96,16 @@ def test_the_card_names_the_chasing_training_set_only_where_a_phase_used_it(ship
     assert "on `synthetic_train" not in ship_model.describe([plain])
     assert "synthetic_train_chasing" in ship_model.chasing_data([plain, chasing])
     assert ship_model.chasing_data([plain, _run("v")]) == ""
+
+
+def test_a_run_continues_the_history_of_the_model_it_started_from(tmp_path, ship_model):
+    """A run started from a candidate kept outside the package carries that candidate's history,
+    not the shipped model's; one started from a folder without a history, the shipped model's."""
+    shipped, candidate, bare = tmp_path / "shipped", tmp_path / "candidate", tmp_path / "bare"
+    for folder, runs in ((shipped, [_run("a")]), (candidate, [_run("a"), _run("b")]), (bare, None)):
+        folder.mkdir()
+        if runs is not None:
+            (folder / ship_model.HISTORY).write_text(json.dumps(runs))
+    assert [run["val_data"] for run in ship_model.earlier_history(str(candidate), shipped)] == ["a", "b"]
+    assert [run["val_data"] for run in ship_model.earlier_history(str(bare), shipped)] == ["a"]
+    assert ship_model.earlier_history(None, shipped) == []
