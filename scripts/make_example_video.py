@@ -1,5 +1,5 @@
 """Writes examples/shapes.mp4, the clip the README's tracking command runs on: three seconds of
-the synthetic videos the shipped model was trained on (seed 30 of `sam2_hf.data.render_video`:
+the synthetic videos the shipped model was trained on (`sam2_hf.data.example_clip`, seed 30:
 two textured objects, one with a look-alike distractor, on a textured background), H.264, small
 enough to commit. Prints a click inside each object on frame 0."""
 
@@ -9,13 +9,11 @@ import av
 import cv2
 import numpy as np
 
-from sam2_hf.data import render_video
-
-SEED, FRAMES, HEIGHT, WIDTH, FPS = 30, 36, 144, 192, 12
+from sam2_hf.data.example_clip import FPS, HEIGHT, WIDTH, render_example_clip
 
 
 def make_example_video(path: Path) -> list[tuple[int, int]]:
-    frames, masks = render_video(SEED, num_frames=FRAMES, height=HEIGHT, width=WIDTH, num_objects=2, num_distractors=1)
+    frames, masks = render_example_clip()
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"

@@ -109,3 +109,17 @@ def test_a_run_continues_the_history_of_the_model_it_started_from(tmp_path, ship
     assert [run["val_data"] for run in ship_model.earlier_history(str(candidate), shipped)] == ["a", "b"]
     assert [run["val_data"] for run in ship_model.earlier_history(str(bare), shipped)] == ["a"]
     assert ship_model.earlier_history(None, shipped) == []
+
+
+def test_the_readme_example_check_tells_the_shipped_model_from_an_untrained_one(ship_model):
+    """The gate a candidate passes before installing: the shipped model keeps the clicked object
+    on the README's example (measured 0.843), untrained weights do not (0.071)."""
+    import torch
+
+    import sam2_hf
+    from sam2_hf import Sam2VideoModel
+
+    shipped = Sam2VideoModel.from_pretrained(sam2_hf.DEFAULT_MODEL)
+    assert ship_model.readme_example_iou(shipped) >= ship_model.EXAMPLE_MIN_IOU
+    torch.manual_seed(0)
+    assert ship_model.readme_example_iou(Sam2VideoModel(shipped.config)) < 0.3
