@@ -6,11 +6,13 @@ gives data/synthetic_train (SA-V train layout: mp4 + *_manual.json, but masks on
 every 4th: the training recipe takes clips of consecutive frames, the motion the tracker sees at
 24 fps, and of every 4th, SA-V's 6 fps), data/synthetic_train_chasing (as many more training
 videos, other seeds, in which half of the distractors follow their target's path: hard
-negatives), data/synthetic_val
+negatives), data/synthetic_train_variety (as many more, half of the distractors chasing, with
+the wider backgrounds, shapes and textures of `variety=True`), data/synthetic_val
 (val layout: JPEG frames + per-object PNGs; other seeds, longer clips), data/synthetic_val_mini
 (4 more held-out videos of 48 frames, which the training recipe scores while it runs) and
 data/synthetic_val_twins (held-out videos whose distractors are exact copies of their targets:
-the hard subset the model card reports apart). Same generator as the tests
+the hard subset the model card reports apart) and data/synthetic_val_variety (held-out videos
+in the wider look). Same generator as the tests
 (`sam2_hf.data.write_sav_dataset`); the files do not depend on --workers.
 """
 
@@ -26,7 +28,8 @@ from sam2_hf.data import write_sav_dataset
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="folder to write synthetic_train/, synthetic_train_chasing/, "
-                        "synthetic_val/, synthetic_val_mini/ and synthetic_val_twins/ into")
+                        "synthetic_train_variety/, synthetic_val/, synthetic_val_mini/, synthetic_val_twins/ and "
+                        "synthetic_val_variety/ into")
     parser.add_argument("--train-videos", type=int, default=400)
     parser.add_argument("--chasing-probability", type=float, default=0.5,
                         help="share of the distractors of synthetic_train_chasing that follow their target")
@@ -43,12 +46,18 @@ def main() -> None:
     write_sav_dataset(args.root / "synthetic_train_chasing", args.train_videos, layout="train", seed=5, num_frames=64,
                       annotation_stride=args.train_annotation_stride, chasing_probability=args.chasing_probability,
                       **scene)
+    write_sav_dataset(args.root / "synthetic_train_variety", args.train_videos, layout="train", seed=6, num_frames=64,
+                      annotation_stride=args.train_annotation_stride, chasing_probability=args.chasing_probability,
+                      variety=True, **scene)
     write_sav_dataset(args.root / "synthetic_val", args.val_videos, layout="val", seed=2, num_frames=96, **scene)
     write_sav_dataset(args.root / "synthetic_val_mini", args.val_mini_videos, layout="val", seed=3, num_frames=48, **scene)
     write_sav_dataset(args.root / "synthetic_val_twins", args.twin_videos, layout="val", seed=4, num_frames=96,
                       twins=True, **scene)
-    print(f"wrote 2 x {args.train_videos} training, {args.val_videos} validation, {args.val_mini_videos} mini-validation "
-          f"and {args.twin_videos} twin-distractor videos under {args.root}")
+    write_sav_dataset(args.root / "synthetic_val_variety", args.val_videos, layout="val", seed=8, num_frames=96,
+                      variety=True, **scene)
+    print(f"wrote 3 x {args.train_videos} training, {args.val_videos} validation, {args.val_mini_videos} mini-validation "
+          f"and {args.twin_videos} twin-distractor videos, and {args.val_videos} validation videos in the wider look "
+          f"under {args.root}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from sam2_hf.data import decode_masks, load_sav, read_frames, render_video, write_sav_dataset
+from sam2_hf.data.synthetic import TEXTURES, VARIED_SHAPES, _look_alike, _random_sprite
 from sam2_hf.outputs import encode_rle
 
 SAV_EXAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "sav_example"
@@ -48,6 +49,30 @@ def test_chasing_distractors_stay_near_their_target_and_other_videos_stay_as_the
     assert (chasing < 20).mean() > 0.5 > 2 * (free < 20).mean()
     with pytest.raises(ValueError, match="chasing_probability"):
         write_sav_dataset("unused", 1, chasing_probability=1.5)
+
+
+def _background_only(seed: int) -> np.ndarray:
+    return render_video(seed, num_frames=1, num_objects=0, num_distractors=0, variety=True)[0][0].astype(float)
+
+
+def test_variety_widens_backgrounds_shapes_and_textures_and_keeps_look_alikes_alike():
+    rng = np.random.default_rng(0)
+    sprites = [_random_sprite(rng, 96, 128, np.full(3, 128.0), variety=True) for _ in range(200)]
+    assert {s.shape for s in sprites} == set(VARIED_SHAPES) and {s.texture for s in sprites} == set(TEXTURES)
+    assert {s.shape for s in [_random_sprite(rng, 96, 128, np.full(3, 128.0)) for _ in range(50)]} == {"ellipse", "rectangle", "triangle"}
+    for sprite in sprites[:60]:
+        other = _look_alike(rng, sprite, 96, 128, np.full(3, 128.0), variety=True)
+        assert (other.shape, other.texture) == (sprite.shape, sprite.texture)
+        changed = [not np.array_equal(other.colors, sprite.colors), other.stripe_angle != sprite.stripe_angle,
+                   other.stripe_frequency != sprite.stripe_frequency, not np.array_equal(other.half_size, sprite.half_size)]
+        assert sum(changed) == 1 and not (sprite.texture == "rings" and changed[1])
+    # Backgrounds: flat ones (only the noise varies) and blocky ones (hard edges between blocks) appear.
+    backgrounds = [_background_only(seed) for seed in range(12)]
+    spreads = [b.std((0, 1)).max() for b in backgrounds]
+    hard_edges = [(np.abs(np.diff(b, axis=1)).max(-1) > 60).mean() for b in backgrounds]
+    assert min(spreads) < 8 and max(hard_edges) > 0.03 and hard_edges[int(np.argmin(spreads))] == 0
+    frames, masks = render_video(3, num_frames=16, num_objects=3, num_distractors=2, variety=True)
+    assert not (masks.sum(1) > 1).any() and (masks.sum((2, 3)).max(0) > 0).all()
 
 
 @pytest.mark.parametrize("layout, annotation_stride", [("train", 4), ("val", 4), ("train", 1), ("val", 3)])

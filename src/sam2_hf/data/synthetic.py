@@ -9,7 +9,11 @@ levels, the stripe angle or frequency, or the size by 20%+), so a tracker has to
 one. ``twins=True`` makes them exact copies instead: a hard case no appearance can settle, kept as
 a separate evaluation subset. A ``chasing_probability`` share of the distractors follow their
 target's path a little behind it, crossing and covering it again and again: training videos full
-of the moments where a tracker jumps to the look-alike. Masks are the visible (modal) parts, as in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
+of the moments where a tracker jumps to the look-alike. ``variety=True`` widens the look of a
+video beyond these: backgrounds that are blocky (hard edges everywhere), one flat colour, a
+gradient or a large pattern; stars and hexagons; checkered, dotted and ringed textures. A model
+trained only on the smooth backgrounds and striped sprites takes "sharp edge against a smooth
+background" for "object" and loses objects on other generators' clips. Masks are the visible (modal) parts, as in SA-V. :func:`write_sav_dataset` writes the training layout (``sav_*.mp4`` + ``*_manual.json``
 with RLE masklets every 4th frame) or the val/test layout (JPEG frames + per-object PNGs), which
 :mod:`sam2_hf.data.sav` reads exactly as it reads the real dataset.
 """
@@ -35,6 +39,10 @@ LOW_CONTRAST_PROBABILITY = 0.2  # objects in colours close to the background's
 LOW_CONTRAST_LEVELS = 30  # how far (per channel) such an object's colours stray from the background's mean
 MIN_COLOR_SHIFT = 40  # a look-alike's changed stripe colour differs by at least this, in one channel
 CHASE_LAG = (0.1, 0.4)  # how far (path phase, radians) a chasing distractor trails or leads its target
+# With variety=True (the shapes and textures above come first, so their draws keep their meaning):
+VARIED_SHAPES = SHAPES + ("star", "hexagon")
+TEXTURES = ("stripes", "checker", "dots", "rings")
+BACKGROUNDS = ("smooth", "blocky", "flat", "gradient", "pattern")
 
 
 @dataclass
@@ -51,6 +59,7 @@ class _Sprite:
     spin: float  # radians per frame
     pulse: float  # relative size change amplitude
     depth: float  # larger is nearer the camera
+    texture: str = "stripes"  # how its two colours are laid out (TEXTURES)
 
 
 def _random_colors(rng: np.random.Generator, background_mean: np.ndarray) -> np.ndarray:
@@ -64,9 +73,10 @@ def _random_colors(rng: np.random.Generator, background_mean: np.ndarray) -> np.
     return np.clip(colors, 0, 255).astype(np.float32)
 
 
-def _random_sprite(rng: np.random.Generator, height: int, width: int, background_mean: np.ndarray) -> _Sprite:
+def _random_sprite(rng: np.random.Generator, height: int, width: int, background_mean: np.ndarray,
+                   variety: bool = False) -> _Sprite:
     size = min(height, width)
-    return _Sprite(
+    sprite = _Sprite(
         shape=str(rng.choice(SHAPES)),
         half_size=rng.uniform(0.08, 0.2, 2) * size,
         colors=_random_colors(rng, background_mean),
@@ -80,20 +90,30 @@ def _random_sprite(rng: np.random.Generator, height: int, width: int, background
         pulse=rng.uniform(0.0, 0.3),
         depth=rng.uniform(),
     )
+    if variety:  # drawn after the rest: without variety a sprite is what it always was
+        sprite.shape, sprite.texture = str(rng.choice(VARIED_SHAPES)), str(rng.choice(TEXTURES))
+    return sprite
 
 
 def _look_alike(rng: np.random.Generator, sprite: _Sprite, height: int, width: int, background_mean: np.ndarray,
-                twin: bool = False) -> _Sprite:
+                twin: bool = False, variety: bool = False) -> _Sprite:
     """Same shape and kind of texture on its own path, with one visible attribute changed (none
     for a ``twin``): a stripe colour, the stripe angle or frequency (striped sprites only), or
-    the size."""
-    other = _random_sprite(rng, height, width, background_mean)
+    the size. Rings have no angle to change."""
+    other = _random_sprite(rng, height, width, background_mean, variety)
     other.shape, other.half_size, other.colors = sprite.shape, sprite.half_size.copy(), sprite.colors.copy()
+    other.texture = sprite.texture
     other.stripe_frequency, other.stripe_angle = sprite.stripe_frequency, sprite.stripe_angle
     if twin:
         return other
     plain = np.array_equal(sprite.colors[0], sprite.colors[1])
-    change = str(rng.choice(["color", "size"] if plain else ["color", "angle", "frequency", "size"]))
+    if plain:
+        changes = ["color", "size"]
+    elif sprite.texture == "rings":
+        changes = ["color", "frequency", "size"]
+    else:
+        changes = ["color", "angle", "frequency", "size"]
+    change = str(rng.choice(changes))
     if change == "color":
         # Shift one channel by 40-100 levels, away from the end it is nearest to; a plain sprite's
         # look-alike stays plain.
@@ -130,28 +150,69 @@ def _draw(sprite: _Sprite, t: int, xs: np.ndarray, ys: np.ndarray) -> tuple[np.n
         inside = u**2 + v**2 <= 1
     elif sprite.shape == "rectangle":
         inside = (np.abs(u) <= 1) & (np.abs(v) <= 1)
-    else:  # triangle pointing up in its own frame
+    elif sprite.shape == "triangle":  # pointing up in its own frame
         inside = (v <= 1) & (v >= 2 * np.abs(u) - 1)
-    stripes = np.sin(sprite.stripe_frequency * (u * np.cos(sprite.stripe_angle) + v * np.sin(sprite.stripe_angle))
-                     * sprite.half_size.mean()) > 0
-    colors = np.where(stripes[..., None], sprite.colors[0], sprite.colors[1])
+    elif sprite.shape == "star":  # five points, the inner corners at half the outer radius
+        inside = np.hypot(u, v) <= 0.5 + 0.5 * np.cos(2.5 * np.arctan2(v, u)) ** 2
+    else:  # hexagon: within the apothem of the nearest of its six sides
+        sector = np.mod(np.arctan2(v, u), np.pi / 3) - np.pi / 6
+        inside = np.hypot(u, v) * np.cos(sector) <= np.cos(np.pi / 6)
+    first_color = _texture(sprite, u, v)
+    colors = np.where(first_color[..., None], sprite.colors[0], sprite.colors[1])
     return inside, colors
 
 
+def _texture(sprite: _Sprite, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Where the sprite shows its first colour, in its own (rotating, scaling) frame ``u, v``."""
+    scale = sprite.stripe_frequency * sprite.half_size.mean()
+    cos, sin = np.cos(sprite.stripe_angle), np.sin(sprite.stripe_angle)
+    along, across = (u * cos + v * sin) * scale, (v * cos - u * sin) * scale
+    if sprite.texture == "stripes":
+        return np.sin(along) > 0
+    if sprite.texture == "checker":
+        return np.sin(along) * np.sin(across) > 0
+    if sprite.texture == "dots":
+        return np.cos(along) + np.cos(across) > 1
+    return np.sin(np.hypot(u, v) * scale) > 0  # rings
+
+
+def _background(rng: np.random.Generator, height: int, width: int, variety: bool) -> np.ndarray:
+    """Float RGB ``(H, W, 3)``: smooth colour blobs; with ``variety`` also blocky, flat,
+    gradient or patterned ones."""
+    kind = str(rng.choice(BACKGROUNDS)) if variety else "smooth"
+    if kind in ("smooth", "blocky"):
+        block = 16 if kind == "smooth" else int(rng.choice([6, 8, 12]))
+        coarse = rng.uniform(40, 200, (max(2, height // block), max(2, width // block), 3)).astype(np.uint8)
+        resample = Image.Resampling.BICUBIC if kind == "smooth" else Image.Resampling.NEAREST
+        background = np.asarray(Image.fromarray(coarse).resize((width, height), resample), np.float32)
+    else:
+        first, second = rng.uniform(30, 220, (2, 3)).astype(np.float32)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        angle = rng.uniform(0, np.pi)
+        along = xs * np.cos(angle) + ys * np.sin(angle)
+        if kind == "flat":
+            weight = np.zeros_like(along)
+        elif kind == "gradient":
+            weight = (along - along.min()) / max(float(np.ptp(along)), 1.0)
+        else:  # large stripes of two colours: straight edges that are not objects
+            weight = (np.sin(along * rng.uniform(0.05, 0.2)) > 0).astype(np.float32)
+        background = first + (second - first) * weight[..., None]
+    return background + rng.normal(0, 6, background.shape)
+
+
 def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int = 128, num_objects: int = 2,
-                 num_distractors: int = 1, twins: bool = False, chasing_probability: float = 0.0
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 num_distractors: int = 1, twins: bool = False, chasing_probability: float = 0.0,
+                 variety: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``(T, H, W, 3)`` uint8 and visible masks ``(T, num_objects, H, W)`` bool; with
     ``twins`` the distractors are exact copies of their targets; each distractor chases its
-    target with ``chasing_probability``."""
+    target with ``chasing_probability``; ``variety`` draws backgrounds, shapes and textures from
+    the wider sets."""
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    coarse = rng.uniform(40, 200, (max(2, height // 16), max(2, width // 16), 3)).astype(np.uint8)
-    background = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32)
-    background += rng.normal(0, 6, background.shape)
+    background = _background(rng, height, width, variety)
     background_mean = background.mean(axis=(0, 1))
-    targets = [_random_sprite(rng, height, width, background_mean) for _ in range(num_objects)]
-    distractors = [_look_alike(rng, targets[i % num_objects], height, width, background_mean, twins)
+    targets = [_random_sprite(rng, height, width, background_mean, variety) for _ in range(num_objects)]
+    distractors = [_look_alike(rng, targets[i % num_objects], height, width, background_mean, twins, variety)
                    for i in range(num_distractors)] if targets else []
     if chasing_probability > 0:  # no draw otherwise: the videos made without chasing stay what they were
         for i, distractor in enumerate(distractors):
@@ -186,6 +247,7 @@ def write_sav_dataset(
     num_distractors: int = 1,
     twins: bool = False,
     chasing_probability: float = 0.0,
+    variety: bool = False,
     annotation_stride: int = ANNOTATION_STRIDE,
     workers: int = 1,
 ) -> list[str]:
@@ -193,7 +255,8 @@ def write_sav_dataset(
 
     Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos;
     ``twins`` makes the distractors exact copies of their targets and ``chasing_probability``
-    puts that share of them on their target's path (see :func:`render_video`).
+    puts that share of them on their target's path; ``variety`` widens backgrounds, shapes and
+    textures (see :func:`render_video`).
     Masks are written every ``annotation_stride`` frames: SA-V's 4 (6 fps of 24), or 1 for
     training on the consecutive frames a tracker sees (the json then lists its frames, which SA-V's
     own files leave out). ``workers`` processes render videos side by side (the files are the same
@@ -206,7 +269,7 @@ def write_sav_dataset(
         raise ValueError(f"chasing_probability must lie in [0, 1], got {chasing_probability}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    scene = (num_frames, height, width, num_objects, num_distractors, twins, chasing_probability)
+    scene = (num_frames, height, width, num_objects, num_distractors, twins, chasing_probability, variety)
     jobs = [(root, layout, seed * 100_000 + k, scene, annotation_stride) for k in range(num_videos)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -218,7 +281,7 @@ def _write_video(job: tuple) -> str:
     root, layout, video_seed, scene, annotation_stride = job
     video_id = f"sav_{video_seed:06d}"
     frames, masks = render_video(video_seed, *scene)
-    (_write_train_video if layout == "train" else _write_val_video)(root, video_id, frames, masks, annotation_stride)
+    (_write_train_video if layout == "train" else write_val_video)(root, video_id, frames, masks, annotation_stride)
     return video_id
 
 
@@ -246,7 +309,9 @@ def _write_train_video(root: Path, video_id: str, frames: np.ndarray, masks: np.
     (root / f"{video_id}_manual.json").write_text(json.dumps(data))
 
 
-def _write_val_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray, annotation_stride: int) -> None:
+def write_val_video(root: Path, video_id: str, frames: np.ndarray, masks: np.ndarray, annotation_stride: int = ANNOTATION_STRIDE) -> None:
+    """One video in SA-V's val/test layout: JPEG frames ``(T, H, W, 3)`` and, every
+    ``annotation_stride`` frames, a PNG per object of ``masks`` ``(T, N, H, W)``."""
     frame_dir = root / "JPEGImages_24fps" / video_id
     frame_dir.mkdir(parents=True, exist_ok=True)
     for t, frame in enumerate(frames):
