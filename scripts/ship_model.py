@@ -115,12 +115,30 @@ def describe(history: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def chasing_data(history: list[dict]) -> str:
-    """The card's sentence on the second training set, where a phase used it."""
-    used = any(Path(phase.get("train_data") or "").name == "synthetic_train_chasing"
-               for run in history for phase in run["phases"])
-    return ("\nPhases marked `synthetic_train_chasing` train on 400 more such videos (other seeds) in which\n"
-            "half of the distractors follow their target's path, crossing and covering it: hard negatives.") if used else ""
+EXTRA_TRAINING_SETS = {
+    "synthetic_train_chasing": "400 more such videos (other seeds) in which half of the distractors follow their "
+                               "target's path, crossing and covering it: hard negatives",
+    "synthetic_train_variety": "400 more videos with half of the distractors chasing and a wider look: blocky, flat, "
+                               "gradient and patterned backgrounds, stars and hexagons, checkered, dotted and ringed textures",
+}
+
+
+def extra_training_data(history: list[dict]) -> str:
+    """The card's sentences on the training sets beyond the first, for those a phase used."""
+    used = {Path(phase.get("train_data") or "").name for run in history for phase in run["phases"]}
+    return "".join(f"\nPhases marked `{name}` train on {text}." for name, text in EXTRA_TRAINING_SETS.items() if name in used)
+
+
+def unseen_generator_paragraph(scores: dict[str, dict[str, float]], folder: Path) -> str:
+    """The card's lines on clips of a generator the model was not trained on."""
+    count = len(list((folder / "JPEGImages_24fps").iterdir()))
+    trained, untrained = scores["trained"], scores["untrained"]
+    return f"""
+Clips of a generator written apart from the training one (`scripts/make_unseen_generator_clips.py`:
+{count} clips of bouncing discs, pentagons, triangles and stars with checkered, dotted, gradient or
+flat fills on blocky, flat or gradient backgrounds): J&F {trained['1_click']:.3f} from one click,
+{trained['mask']:.3f} from the first frame's mask (untrained {untrained['1_click']:.3f} / {untrained['mask']:.3f}).
+"""
 
 
 def readme_example_iou(model: Sam2VideoModel) -> float:
@@ -137,6 +155,8 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="output folder of scripts/train_recipe.py")
     parser.add_argument("--val", type=Path, default=Path("data/synthetic_val"))
     parser.add_argument("--twins", type=Path, default=Path("data/synthetic_val_twins"))
+    parser.add_argument("--unseen", type=Path, default=Path("data/unseen_generator"),
+                        help="clips of another generator (scripts/make_unseen_generator_clips.py), scored where present")
     parser.add_argument("--max-videos", type=int, default=8)
     parser.add_argument("--force", action="store_true", help="install even if it scores below the shipped model")
     args = parser.parse_args()
@@ -163,6 +183,12 @@ def main() -> None:
     twins = {name: evaluate_model(model, args.twins, max_videos=args.max_videos)["1_click"]
              for name, model in (("trained", candidate), ("untrained", untrained))}
     print("untrained", baseline, "twins", twins, flush=True)
+    unseen = ""
+    if (args.unseen / "JPEGImages_24fps").is_dir():
+        other = {name: evaluate_model(model, args.unseen, (1,), first_frame_mask=True)
+                 for name, model in (("trained", candidate), ("untrained", untrained))}
+        print("unseen generator", other, flush=True)
+        unseen = unseen_generator_paragraph(other, args.unseen)
 
     run = run_history(args.run)
     history = earlier_history(run["start_from"], target)
@@ -177,7 +203,7 @@ Trained by this package's own pipeline (`scripts/train_recipe.py`, SAM 2's losse
 `python scripts/make_synthetic_sav.py data/`: 400 synthetic SA-V-format videos of 64 frames,
 192x144, three moving objects and two look-alike distractors each (a distractor has its target's
 shape and kind of texture, with a stripe colour, the stripe angle or frequency, or the size
-changed); a quarter of the objects are plain, a fifth in colours close to the background's.{chasing_data(history)}
+changed); a quarter of the objects are plain, a fifth in colours close to the background's.{extra_training_data(history)}
 {len(history)} training run(s), each continuing from the one before (minutes are wall clock; other work
 may have shared the cores):
 
@@ -202,7 +228,7 @@ Exact-twin distractors (a hard subset, outside the goal: {args.max_videos} video
 
 The goal is J&F >= 0.80 from one first-frame click; this model is at {scores['1_click']:.3f}.
 Reproduce with `sam2-hf evaluate data/synthetic_val --clicks 1 3 5 --first-frame-mask --max-videos {args.max_videos}`.
-"""
+{unseen}"""
     num_values = sum(t.numel() for t in candidate.state_dict().values())
     install(final, target, history, lambda folder: write_model_card(
         folder, candidate.config, "Sam2VideoModel", num_values,

@@ -89,13 +89,16 @@ def test_history_description_names_each_phases_options(ship_model):
     assert "(image encoder's trunk at 0.3x the rate, its feature pyramid frozen)" in text
 
 
-def test_the_card_names_the_chasing_training_set_only_where_a_phase_used_it(ship_model):
+def test_the_card_names_the_extra_training_sets_only_where_a_phase_used_them(ship_model):
     plain = _run("v", train_data="/abs/data/synthetic_train")
     chasing = _run("v", train_data="../data/synthetic_train_chasing", reentry_fraction=0.25)
     assert "on `synthetic_train_chasing`" in ship_model.describe([plain, chasing])
     assert "on `synthetic_train" not in ship_model.describe([plain])
-    assert "synthetic_train_chasing" in ship_model.chasing_data([plain, chasing])
-    assert ship_model.chasing_data([plain, _run("v")]) == ""
+    variety = _run("v", train_data="../data/synthetic_train_variety")
+    assert "`synthetic_train_chasing` train on" in ship_model.extra_training_data([plain, chasing])
+    assert "wider look" not in ship_model.extra_training_data([plain, chasing])
+    assert "wider look" in ship_model.extra_training_data([chasing, variety])
+    assert ship_model.extra_training_data([plain, _run("v")]) == ""
 
 
 def test_a_run_continues_the_history_of_the_model_it_started_from(tmp_path, ship_model):
@@ -123,3 +126,11 @@ def test_the_readme_example_check_tells_the_shipped_model_from_an_untrained_one(
     assert ship_model.readme_example_iou(shipped) >= ship_model.EXAMPLE_MIN_IOU
     torch.manual_seed(0)
     assert ship_model.readme_example_iou(Sam2VideoModel(shipped.config)) < 0.3
+
+
+def test_the_card_reports_the_unseen_generator_with_the_untrained_baseline(tmp_path, ship_model):
+    for clip in ("unseen_001000", "unseen_001001"):
+        (tmp_path / "JPEGImages_24fps" / clip).mkdir(parents=True)
+    text = ship_model.unseen_generator_paragraph({"trained": {"1_click": 0.4321, "mask": 0.5}, "untrained": {"1_click": 0.05, "mask": 0.1}},
+                                                 tmp_path)
+    assert "2 clips" in text and "J&F 0.432 from one click,\n0.500 from the first frame's mask (untrained 0.050 / 0.100)" in text
