@@ -27,16 +27,13 @@ import torch
 
 import sam2_hf
 from sam2_hf import Sam2VideoModel
-from sam2_hf.data.example_clip import CLICK, clicked_object_ious
+from sam2_hf.data.example_clip import CLICK, EXAMPLE_MIN_IOU, clicked_object_ious
 from sam2_hf.evaluation.model_evaluation import evaluate_model
 from sam2_hf.inference import VideoSession
 from sam2_hf.model_card import write_model_card
 from sam2_hf.outputs.folders import replace_folder, restore_interrupted_replace, staging_folder
 
 HISTORY = "training_history.json"
-# A model that loses the clicked object on the README's example is not installed, whatever it
-# scores on the validation set (run 9: 0.553 J&F there, mean IoU 0.079 on the example).
-EXAMPLE_MIN_IOU = 0.75
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
@@ -48,7 +45,7 @@ def run_history(run: Path) -> dict:
         phase.update({key: config[key] for key in ("clip_length", "frame_steps", "max_objects", "learning_rate", "schedule",
                                                    "prompt_routing_steps", "image_embedding_rms", "restart_memory",
                                                    "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale", "reentry_fraction",
-                                                   "train_data")})
+                                                   "train_data", "first_frame_correction_clicks")})
     return summary
 
 
@@ -85,6 +82,12 @@ def install(final: Path, target: Path, history: list[dict], write_card: Callable
     replace_folder(staging, target)
 
 
+def data_names(phase: dict) -> list[str]:
+    """The names of the folders a phase trained on (one, or several drawn from as one set)."""
+    folders = phase.get("train_data") or []
+    return [Path(folder).name for folder in ([folders] if isinstance(folders, str) else folders)]
+
+
 def describe(history: list[dict]) -> str:
     lines = []
     for number, run in enumerate(history, start=1):
@@ -104,8 +107,10 @@ def describe(history: list[dict]) -> str:
                 notes.append(f"image encoder's trunk at {phase['trunk_lr_scale']:g}x the rate, its feature pyramid frozen")
             if phase.get("reentry_fraction"):  # runs before the seventh recorded no such option
                 notes.append(f"{phase['reentry_fraction']:.0%} of the clips ones in which an object leaves view and comes back")
-            if phase.get("train_data") and Path(phase["train_data"]).name != "synthetic_train":
-                notes.append(f"on `{Path(phase['train_data']).name}`")
+            if data_names(phase) not in ([], ["synthetic_train"]):
+                notes.append(f"on {' + '.join(f'`{name}`' for name in data_names(phase))}")
+            if phase.get("first_frame_correction_clicks"):  # runs before the twelfth recorded no such option
+                notes.append(f"0-{phase['first_frame_correction_clicks']} corrective clicks on the first frame after a click or box")
             extra = f" ({'; '.join(notes)})" if notes else ""
             steps = phase.get("frame_steps", [1])
             apart = f" {'-'.join(str(k) for k in sorted(set(steps)))} annotated frames apart" if steps != [1] else ""
@@ -125,7 +130,7 @@ EXTRA_TRAINING_SETS = {
 
 def extra_training_data(history: list[dict]) -> str:
     """The card's sentences on the training sets beyond the first, for those a phase used."""
-    used = {Path(phase.get("train_data") or "").name for run in history for phase in run["phases"]}
+    used = {name for run in history for phase in run["phases"] for name in data_names(phase)}
     return "".join(f"\nPhases marked `{name}` train on {text}." for name, text in EXTRA_TRAINING_SETS.items() if name in used)
 
 

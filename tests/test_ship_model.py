@@ -99,6 +99,11 @@ def test_the_card_names_the_extra_training_sets_only_where_a_phase_used_them(shi
     assert "wider look" not in ship_model.extra_training_data([plain, chasing])
     assert "wider look" in ship_model.extra_training_data([chasing, variety])
     assert ship_model.extra_training_data([plain, _run("v")]) == ""
+    mixed = _run("v", train_data=["/abs/data/synthetic_train", "/abs/data/synthetic_train_variety"],
+                 first_frame_correction_clicks=4)
+    assert "on `synthetic_train` + `synthetic_train_variety`" in ship_model.describe([mixed])
+    assert "0-4 corrective clicks on the first frame after a click or box" in ship_model.describe([mixed])
+    assert "wider look" in ship_model.extra_training_data([mixed])
 
 
 def test_a_run_continues_the_history_of_the_model_it_started_from(tmp_path, ship_model):

@@ -185,7 +185,8 @@ def demo_command(args: argparse.Namespace) -> None:
 def train_command(args: argparse.Namespace) -> None:
     from .training import TrainingConfig, train
 
-    config = TrainingConfig.from_file(args.config, steps=args.steps, output_dir=args.output_dir, train_data=args.train_data)
+    train_data = args.train_data[0] if args.train_data and len(args.train_data) == 1 else args.train_data
+    config = TrainingConfig.from_file(args.config, steps=args.steps, output_dir=args.output_dir, train_data=train_data)
     final = train(config)
     print(f"model written to {final}")
 
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     tn.add_argument("config", help="training config file (YAML or JSON)")
     tn.add_argument("--steps", type=int, help="override the number of steps")
     tn.add_argument("--output-dir", help="override the output folder")
-    tn.add_argument("--train-data", help="override the training data folder")
+    tn.add_argument("--train-data", nargs="+", help="override the training data folder (or folders, drawn from as one set)")
     tn.set_defaults(run=train_command)
 
     dm = commands.add_parser("demo", help="the click-to-track Gradio app in the browser",

@@ -99,6 +99,19 @@ def test_streaming_gives_the_same_rows(tmp_path):
     assert list(load_sav(tmp_path, streaming=True)) == list(load_sav(tmp_path))
 
 
+def test_several_folders_are_one_dataset(tmp_path):
+    write_sav_dataset(tmp_path / "plain", 2, seed=1, num_frames=8)
+    write_sav_dataset(tmp_path / "varied", 3, seed=6, num_frames=8, variety=True)
+    both = load_sav([tmp_path / "plain", str(tmp_path / "varied")])
+    assert list(both) == list(load_sav(tmp_path / "plain")) + list(load_sav(tmp_path / "varied"))
+    assert list(load_sav([tmp_path / "plain", tmp_path / "varied"], streaming=True)) == list(both)
+    (tmp_path / "empty" / "Annotations").mkdir(parents=True)
+    with pytest.raises(ValueError, match="empty holds no annotated video"):
+        load_sav([tmp_path / "plain", tmp_path / "empty"])
+    with pytest.raises(ValueError, match="dataset folder not found"):
+        load_sav([tmp_path / "plain", tmp_path / "missing"])
+
+
 def test_davis_layout(tmp_path):
     frames, masks = render_video(5, num_frames=6, num_objects=2)
     for t in range(6):

@@ -24,6 +24,7 @@ from sam2_hf.processing.image_processor import Sam2ImageProcessor
 from sam2_hf.training import TrainingConfig, train
 from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
+from sam2_hf.training.prompts import PromptMix
 from sam2_hf.training.trainer import learning_rate_factor, load_model, parameter_groups, prepare_model
 
 from ..conftest import load_script, tiny_config
@@ -89,6 +90,44 @@ def test_corrective_clicks_decode_again_without_reading_the_memory_again(sav):
     module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"].backward()
     assert len(memory_reads) == 3  # frames 1-3
     assert len(decodes) == 1 + 3 + 2 * 3  # every frame, and each click on the two corrected frames
+
+
+def _record_decodes(module: ClipTrainingModel) -> list[tuple[int, bool]]:
+    """Each mask decoding of the clip as (clicks given, whether a mask was given as a dense prompt)."""
+    calls, decode = [], module.model.decode_masks
+
+    def recording(embeddings, high_res, coords, labels, dense, *rest, **options):
+        calls.append((0 if coords is None else coords.shape[1], dense is not None))
+        return decode(embeddings, high_res, coords, labels, dense, *rest, **options)
+
+    module.model.decode_masks = recording
+    return calls
+
+
+def test_first_frame_corrective_clicks_refine_a_click_as_the_session_does(sav):
+    """After a first click, frame 0 gets 0 to n more clicks (drawn per clip), each decoded with all
+    the clicks so far and the last mask, as the session decodes a user's clicks; a mask prompt
+    gets none."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=3)[0]
+    clicked = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=0, click=1, box=0), num_correction_frames=0,
+                                first_frame_correction_clicks=3)
+    calls = _record_decodes(clicked)
+    drawn = set()
+    for seed in range(12):
+        calls.clear()
+        clicked(clip["pixel_values"], clip["targets"], seed)["loss"].backward()
+        first_frame = calls[:-2]  # frames 1 and 2 are tracked: one decoding each, without clicks
+        assert calls[-2:] == [(0, False), (0, False)]
+        assert first_frame == [(1, False)] + [(clicks, True) for clicks in range(2, len(first_frame) + 1)]
+        drawn.add(len(first_frame) - 1)
+    assert drawn == {0, 1, 2, 3}
+    masked = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=1, click=0, box=0), num_correction_frames=0,
+                               first_frame_correction_clicks=3)
+    calls = _record_decodes(masked)
+    masked(clip["pixel_values"], clip["targets"], 0)
+    assert calls == [(0, True), (0, False), (0, False)]  # the mask is frame 0's output as given, no clicks
 
 
 def test_object_code_features_say_which_object_each_cell_shows():
@@ -320,6 +359,24 @@ def test_clips_per_step_average_the_losses_of_consecutive_clips(tmp_path, sav):
     one, two = read_losses(tmp_path / "a" / "run"), read_losses(tmp_path / "b" / "run")
     assert len(set(one)) == 4  # four different clips
     assert two == pytest.approx([(one[0] + one[1]) / 2, (one[2] + one[3]) / 2], rel=1e-6)
+
+
+def test_a_run_trains_on_several_folders_named_beside_its_config(tmp_path, sav):
+    """``train_data`` as a list: paths relative to the config, videos of every folder drawn, the
+    model card naming them all."""
+    shutil.copytree(sav / "train", tmp_path / "plain")
+    write_sav_dataset(tmp_path / "varied", 2, seed=6, num_frames=24, variety=True)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump({"train_data": ["plain", "./varied"], "output_dir": "run", "model": TINY_MODEL,
+                                    "steps": 2, "clip_length": 3, "max_objects": 2, "warmup_steps": 1, "save_every": 0,
+                                    "first_frame_correction_clicks": 2}))
+    config = TrainingConfig.from_file(path)
+    assert config.train_folders == [str(tmp_path / "plain"), str(tmp_path / "varied")]
+    videos = load_sav(config.train_data)
+    assert {Path(row["video_path"]).parent.name for row in videos} == {"plain", "varied"} and len(videos) == 5
+    final = train(config)
+    assert "on `plain`, `varied`" in (final / "README.md").read_text()
+    assert Sam2VideoModel.from_pretrained(final).config.image_size == 128
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):

@@ -13,7 +13,7 @@ ones a training clip needs, lazily, from the mp4 or the frame folder. Three layo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -53,20 +53,33 @@ def iter_videos(root: str | Path, annotations: Literal["manual", "auto"] = "manu
         yield from _davis_rows(root)
 
 
-def load_sav(root: str | Path, annotations: Literal["manual", "auto"] = "manual", streaming: bool = False):
+def load_sav(root: str | Path | Sequence[str | Path], annotations: Literal["manual", "auto"] = "manual",
+             streaming: bool = False):
     """A ``datasets.Dataset`` (or ``IterableDataset`` with ``streaming=True``) of the videos in
-    ``root``. Columns: ``video_id``, ``video_path``, ``num_frames``, ``height``, ``width``,
-    ``frame_indices`` (annotated frames), ``object_ids``, ``masklet`` (frames x objects RLE)."""
+    ``root``, or in each of several folders, one after the other. Columns: ``video_id``,
+    ``video_path``, ``num_frames``, ``height``, ``width``, ``frame_indices`` (annotated frames),
+    ``object_ids``, ``masklet`` (frames x objects RLE)."""
     import datasets
 
-    root = str(Path(root).resolve())
-    detect_layout(root)  # fail early, with the reason
+    roots = [str(Path(folder).resolve()) for folder in ([root] if isinstance(root, (str, Path)) else root)]
+    if not roots:
+        raise ValueError("no dataset folder given")
+    for folder in roots:
+        detect_layout(folder)  # fail early, with the reason
     if streaming:
-        return datasets.IterableDataset.from_generator(iter_videos, gen_kwargs={"root": root, "annotations": annotations})
-    rows = list(iter_videos(root, annotations))
-    if not rows:
-        raise ValueError(f"{root} holds no annotated video")
+        return datasets.IterableDataset.from_generator(_iter_folders, gen_kwargs={"roots": roots, "annotations": annotations})
+    rows = []
+    for folder in roots:
+        found = list(iter_videos(folder, annotations))
+        if not found:
+            raise ValueError(f"{folder} holds no annotated video")
+        rows += found
     return datasets.Dataset.from_list(rows)
+
+
+def _iter_folders(roots: list[str], annotations: str) -> Iterator[dict]:
+    for folder in roots:
+        yield from iter_videos(folder, annotations)
 
 
 def decode_masks(row: dict, annotated_index: int) -> np.ndarray:

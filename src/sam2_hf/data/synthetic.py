@@ -176,9 +176,10 @@ def _texture(sprite: _Sprite, u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.sin(np.hypot(u, v) * scale) > 0  # rings
 
 
-def _background(rng: np.random.Generator, height: int, width: int, variety: bool) -> np.ndarray:
-    """Float RGB ``(H, W, 3)``: smooth colour blobs; with ``variety`` also blocky, flat,
-    gradient or patterned ones."""
+def _background(rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, variety: bool) -> np.ndarray:
+    """Float RGB ``(H, W, 3)`` on the pixel grid ``xs, ys``: smooth colour blobs; with
+    ``variety`` also blocky, flat, gradient or patterned ones."""
+    height, width = xs.shape
     kind = str(rng.choice(BACKGROUNDS)) if variety else "smooth"
     if kind in ("smooth", "blocky"):
         block = 16 if kind == "smooth" else int(rng.choice([6, 8, 12]))
@@ -187,7 +188,6 @@ def _background(rng: np.random.Generator, height: int, width: int, variety: bool
         background = np.asarray(Image.fromarray(coarse).resize((width, height), resample), np.float32)
     else:
         first, second = rng.uniform(30, 220, (2, 3)).astype(np.float32)
-        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
         angle = rng.uniform(0, np.pi)
         along = xs * np.cos(angle) + ys * np.sin(angle)
         if kind == "flat":
@@ -209,7 +209,7 @@ def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int =
     the wider sets."""
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
-    background = _background(rng, height, width, variety)
+    background = _background(rng, xs, ys, variety)
     background_mean = background.mean(axis=(0, 1))
     targets = [_random_sprite(rng, height, width, background_mean, variety) for _ in range(num_objects)]
     distractors = [_look_alike(rng, targets[i % num_objects], height, width, background_mean, twins, variety)

@@ -16,7 +16,9 @@ class TrainingConfig:
     """Fields of a training run.
 
     Args:
-        train_data: a SA-V / DAVIS-layout folder (see :func:`sam2_hf.data.load_sav`).
+        train_data: a SA-V / DAVIS-layout folder (see :func:`sam2_hf.data.load_sav`), or a list
+            of them, whose videos are drawn from as one set (several looks in one run, so that
+            learning a new one does not unlearn the others).
         output_dir: checkpoints, logs and the final model go here.
         model: a preset name (``sam2.1-hiera-tiny``), a dict of :class:`~sam2_hf.Sam2Config`
             fields, or a checkpoint to fine-tune (folder, Hub id or official ``.pt``).
@@ -53,6 +55,8 @@ class TrainingConfig:
             mask decoder (and their small parameters).
         prompt_mix: probabilities of a mask / click / box prompt on the first frame.
         num_correction_frames, correction_clicks: simulated corrections per clip.
+        first_frame_correction_clicks: up to this many corrective clicks on frame 0 after a click
+            or box prompt (see :class:`~sam2_hf.training.clip_model.ClipTrainingModel`).
         prompt_routing_steps: the first steps train only the prompt encoder and mask decoder, on
             features that say which object each cell shows (see
             :mod:`sam2_hf.training.clip_model`): a model trained from scratch needs them to learn
@@ -76,7 +80,7 @@ class TrainingConfig:
         seed: seeds the model's initialisation, the clips and the simulated prompts.
     """
 
-    train_data: str
+    train_data: str | list[str]
     output_dir: str
     model: Any = "sam2.1-hiera-tiny"
     val_data: str | None = None
@@ -100,6 +104,7 @@ class TrainingConfig:
     prompt_mix: dict = field(default_factory=lambda: {"mask": 0.5, "click": 0.25, "box": 0.25})
     num_correction_frames: int = 2
     correction_clicks: int = 3
+    first_frame_correction_clicks: int = 0
     prompt_routing_steps: int = 0
     restart_memory: bool = False
     memory_attention_dropout: float | None = None
@@ -134,9 +139,14 @@ class TrainingConfig:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown training options in {path}: {sorted(unknown)}")
+        def beside_config(value: str) -> str:
+            return value if Path(value).is_absolute() else str(path.parent / value)
+
         for key in ("train_data", "val_data", "output_dir"):
-            if values.get(key) is not None and not Path(values[key]).is_absolute():
-                values[key] = str(path.parent / values[key])
+            if isinstance(values.get(key), list):
+                values[key] = [beside_config(value) for value in values[key]]
+            elif values.get(key) is not None:
+                values[key] = beside_config(values[key])
         model = values.get("model")
         if isinstance(model, str) and model.startswith(".") and not Path(model).is_absolute():
             values["model"] = str(path.parent / model)  # a checkpoint next to the config
@@ -145,6 +155,11 @@ class TrainingConfig:
         if missing:
             raise ValueError(f"{path} lacks the training options {sorted(missing)}")
         return cls(**values)
+
+    @property
+    def train_folders(self) -> list[str]:
+        """``train_data`` as a list of folders."""
+        return [self.train_data] if isinstance(self.train_data, str) else list(self.train_data)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)

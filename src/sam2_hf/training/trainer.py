@@ -165,7 +165,7 @@ def _train(config: TrainingConfig) -> Path:
     prepare_model(model, config, first_frames)  # before a resumed run's weights are loaded over it
     loader = DataLoader(clips, batch_size=1, shuffle=False, collate_fn=lambda batch: batch[0])
     module = ClipTrainingModel(model, PromptMix(**config.prompt_mix), config.num_correction_frames,
-                               config.correction_clicks, LossWeights())
+                               config.correction_clicks, LossWeights(), config.first_frame_correction_clicks)
     optimizer = torch.optim.AdamW(parameter_groups(model, config))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: learning_rate_factor(step, config))
     module, optimizer, loader, scheduler = accelerator.prepare(module, optimizer, loader, scheduler)
@@ -250,7 +250,8 @@ def _train(config: TrainingConfig) -> Path:
         Sam2Processor.from_config(trained.config).save_pretrained(final)
         num_values = sum(t.numel() for t in trained.state_dict().values())
         write_model_card(final, trained.config, "Sam2VideoModel", num_values,
-                         origin=f"Trained by `sam2-hf train` for {step} steps on `{Path(config.train_data).name}`.")
+                         origin=f"Trained by `sam2-hf train` for {step} steps on "
+                                f"{', '.join(f'`{Path(folder).name}`' for folder in config.train_folders)}.")
     # Leave together: a rank that tears the process group down (end_training does) while the main
     # one is still saving left, once in three CI runs, a process that never exited.
     accelerator.wait_for_everyone()
