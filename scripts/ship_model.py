@@ -32,6 +32,7 @@ from sam2_hf.evaluation.model_evaluation import evaluate_model
 from sam2_hf.inference import VideoSession
 from sam2_hf.model_card import write_model_card
 from sam2_hf.outputs.folders import replace_folder, restore_interrupted_replace, staging_folder
+from sam2_hf.training.config import folder_list
 
 HISTORY = "training_history.json"
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -61,12 +62,18 @@ def earlier_history(start_from: str | None, target: Path) -> list[dict]:
 
 
 def repository_relative(history: list[dict]) -> list[dict]:
-    """The history with its data paths relative to the repository (``data/synthetic_val_mini``),
-    not to the machine that trained it."""
+    """The history with its data paths (validation and training) relative to the repository
+    (``data/synthetic_val_mini``), not to the machine that trained it."""
     def relative(path: str) -> str:
         return os.path.relpath(os.path.normpath(path), REPOSITORY) if os.path.isabs(path) else path
 
-    return [{**run, "val_data": relative(run["val_data"])} if run.get("val_data") else run for run in history]
+    def phase_relative(phase: dict) -> dict:
+        if not phase.get("train_data"):
+            return phase
+        return {**phase, "train_data": [relative(folder) for folder in folder_list(phase["train_data"])]}
+
+    return [{**run, **({"val_data": relative(run["val_data"])} if run.get("val_data") else {}),
+             "phases": [phase_relative(phase) for phase in run["phases"]]} for run in history]
 
 
 def install(final: Path, target: Path, history: list[dict], write_card: Callable[[Path], None]) -> None:
@@ -83,9 +90,15 @@ def install(final: Path, target: Path, history: list[dict], write_card: Callable
 
 
 def data_names(phase: dict) -> list[str]:
-    """The names of the folders a phase trained on (one, or several drawn from as one set)."""
-    folders = phase.get("train_data") or []
-    return [Path(folder).name for folder in ([folders] if isinstance(folders, str) else folders)]
+    """The names of the folders a phase trained on (one, or several drawn from as one set; a
+    folder listed twice is drawn from twice as often)."""
+    return [Path(folder).name for folder in folder_list(phase.get("train_data"))]
+
+
+def describe_data(names: list[str]) -> str:
+    """``a`` + 2 x ``b`` for a phase that listed ``b`` twice."""
+    counts = {name: names.count(name) for name in names}
+    return " + ".join(f"{count} x `{name}`" if count > 1 else f"`{name}`" for name, count in counts.items())
 
 
 def describe(history: list[dict]) -> str:
@@ -108,7 +121,7 @@ def describe(history: list[dict]) -> str:
             if phase.get("reentry_fraction"):  # runs before the seventh recorded no such option
                 notes.append(f"{phase['reentry_fraction']:.0%} of the clips ones in which an object leaves view and comes back")
             if data_names(phase) not in ([], ["synthetic_train"]):
-                notes.append(f"on {' + '.join(f'`{name}`' for name in data_names(phase))}")
+                notes.append(f"on {describe_data(data_names(phase))}")
             if phase.get("first_frame_correction_clicks"):  # runs before the twelfth recorded no such option
                 notes.append(f"0-{phase['first_frame_correction_clicks']} corrective clicks on the first frame after a click or box")
             extra = f" ({'; '.join(notes)})" if notes else ""

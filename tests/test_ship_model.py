@@ -104,6 +104,22 @@ def test_the_card_names_the_extra_training_sets_only_where_a_phase_used_them(shi
     assert "on `synthetic_train` + `synthetic_train_variety`" in ship_model.describe([mixed])
     assert "0-4 corrective clicks on the first frame after a click or box" in ship_model.describe([mixed])
     assert "wider look" in ship_model.extra_training_data([mixed])
+    balanced = _run("v", train_data=["/abs/data/synthetic_train", "/abs/data/synthetic_train_variety",
+                                     "/abs/data/synthetic_train_variety"])
+    assert "on `synthetic_train` + 2 x `synthetic_train_variety`" in ship_model.describe([balanced])
+
+
+def test_the_history_keeps_data_paths_relative_to_the_repository(ship_model):
+    """Paths of the machine that trained (absolute, in every phase) become repository-relative."""
+    root = ship_model.REPOSITORY
+    run = _run(str(root / "data" / "synthetic_val_mini"), train_data=[str(root / "configs" / ".." / "data" / "synthetic_train"),
+                                                                  "../data/synthetic_train_variety"])
+    plain = _run("data/v", train_data=str(root / "data" / "synthetic_train"))
+    relative = ship_model.repository_relative([run, plain, _run("data/v")])
+    assert relative[0]["val_data"] == os.path.join("data", "synthetic_val_mini")
+    assert relative[0]["phases"][0]["train_data"] == [os.path.join("data", "synthetic_train"), "../data/synthetic_train_variety"]
+    assert relative[1]["phases"][0]["train_data"] == [os.path.join("data", "synthetic_train")]
+    assert "train_data" not in relative[2]["phases"][0] and relative[2]["val_data"] == "data/v"
 
 
 def test_a_run_continues_the_history_of_the_model_it_started_from(tmp_path, ship_model):

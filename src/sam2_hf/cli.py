@@ -185,8 +185,7 @@ def demo_command(args: argparse.Namespace) -> None:
 def train_command(args: argparse.Namespace) -> None:
     from .training import TrainingConfig, train
 
-    train_data = args.train_data[0] if args.train_data and len(args.train_data) == 1 else args.train_data
-    config = TrainingConfig.from_file(args.config, steps=args.steps, output_dir=args.output_dir, train_data=train_data)
+    config = TrainingConfig.from_file(args.config, steps=args.steps, output_dir=args.output_dir, train_data=args.train_data)
     final = train(config)
     print(f"model written to {final}")
 

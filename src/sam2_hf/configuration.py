@@ -294,6 +294,17 @@ class Sam2MemoryConfig(PreTrainedConfig):
         check_range(self, "max_object_pointers", 0, 4096)
         super().__init__(**kwargs)
 
+    def multimask_output(self, num_points: int, from_memory: bool = False) -> bool:
+        """Whether a frame is decoded into three candidate masks (the best one kept): when it has
+        between ``multimask_min_points`` and ``multimask_max_points`` clicks and, for a frame that
+        also reads the memory (``from_memory``: tracked, or corrected after tracking), only with
+        ``multimask_output_for_tracking``. One rule for the session and for training."""
+        return (
+            self.multimask_output_in_sam
+            and (not from_memory or self.multimask_output_for_tracking)
+            and self.multimask_min_points <= num_points <= self.multimask_max_points
+        )
+
 
 # Hiera sizes of the released checkpoints (identical for SAM 2.0 and 2.1).
 _TRUNKS: dict[str, dict[str, Any]] = {

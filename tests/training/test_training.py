@@ -92,13 +92,32 @@ def test_corrective_clicks_decode_again_without_reading_the_memory_again(sav):
     assert len(decodes) == 1 + 3 + 2 * 3  # every frame, and each click on the two corrected frames
 
 
-def _record_decodes(module: ClipTrainingModel) -> list[tuple[int, bool]]:
-    """Each mask decoding of the clip as (clicks given, whether a mask was given as a dense prompt)."""
+def test_corrective_clicks_on_a_tracked_frame_ask_for_candidates_as_the_session_does(sav):
+    """A tracked frame's first corrective click gets three candidate masks, as the session (and
+    SAM 2's training) decode one click on a frame that read the memory; the second and third
+    clicks one mask."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=2)[0]
+    module = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=1, click=0, box=0), num_correction_frames=1,
+                               correction_clicks=3)
+    calls = _record_decodes(module)
+    module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"].backward()
+    assert calls == [(0, True, False), (0, False, True), (1, True, True), (2, True, False), (3, True, False)]
+    memory_config = config.memory_config
+    assert [memory_config.multimask_output(n, from_memory=True) for n in range(4)] == [c[2] for c in calls[1:]]
+    memory_config.multimask_output_for_tracking = False
+    assert not memory_config.multimask_output(1, from_memory=True) and memory_config.multimask_output(1)
+
+
+def _record_decodes(module: ClipTrainingModel) -> list[tuple[int, bool, bool]]:
+    """Each mask decoding of the clip as (clicks given, whether a mask was given as a dense prompt,
+    whether three candidate masks were asked for)."""
     calls, decode = [], module.model.decode_masks
 
-    def recording(embeddings, high_res, coords, labels, dense, *rest, **options):
-        calls.append((0 if coords is None else coords.shape[1], dense is not None))
-        return decode(embeddings, high_res, coords, labels, dense, *rest, **options)
+    def recording(embeddings, high_res, coords, labels, dense, multimask_output):
+        calls.append((0 if coords is None else coords.shape[1], dense is not None, multimask_output))
+        return decode(embeddings, high_res, coords, labels, dense, multimask_output)
 
     module.model.decode_masks = recording
     return calls
@@ -119,15 +138,16 @@ def test_first_frame_corrective_clicks_refine_a_click_as_the_session_does(sav):
         calls.clear()
         clicked(clip["pixel_values"], clip["targets"], seed)["loss"].backward()
         first_frame = calls[:-2]  # frames 1 and 2 are tracked: one decoding each, without clicks
-        assert calls[-2:] == [(0, False), (0, False)]
-        assert first_frame == [(1, False)] + [(clicks, True) for clicks in range(2, len(first_frame) + 1)]
+        assert calls[-2:] == [(0, False, True), (0, False, True)]
+        # three candidates for the first click only (the session's rule: 0-1 clicks)
+        assert first_frame == [(1, False, True)] + [(clicks, True, False) for clicks in range(2, len(first_frame) + 1)]
         drawn.add(len(first_frame) - 1)
     assert drawn == {0, 1, 2, 3}
     masked = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=1, click=0, box=0), num_correction_frames=0,
                                first_frame_correction_clicks=3)
     calls = _record_decodes(masked)
     masked(clip["pixel_values"], clip["targets"], 0)
-    assert calls == [(0, True), (0, False), (0, False)]  # the mask is frame 0's output as given, no clicks
+    assert calls == [(0, True, False), (0, False, True), (0, False, True)]  # the mask is frame 0's output as given, no clicks
 
 
 def test_object_code_features_say_which_object_each_cell_shows():
@@ -377,6 +397,20 @@ def test_a_run_trains_on_several_folders_named_beside_its_config(tmp_path, sav):
     final = train(config)
     assert "on `plain`, `varied`" in (final / "README.md").read_text()
     assert Sam2VideoModel.from_pretrained(final).config.image_size == 128
+
+
+def test_the_command_line_trains_on_the_folders_it_names(tmp_path, sav):
+    """``sam2-hf train CONFIG --train-data A B``: the folders replace the config's, taken from the
+    working directory as command-line paths are."""
+    shutil.copytree(sav / "train", tmp_path / "plain")
+    write_sav_dataset(tmp_path / "varied", 2, seed=6, num_frames=24, variety=True)
+    config = write_config(tmp_path, sav, train_data=str(tmp_path / "missing"), steps=1, save_every=0)
+    result = subprocess.run(["sam2-hf", "train", str(config), "--train-data", "plain", "varied"], cwd=tmp_path,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    saved = json.loads((tmp_path / "run" / "training_config.json").read_text())
+    assert [(tmp_path / folder).resolve() for folder in saved["train_data"]] == [tmp_path / "plain", tmp_path / "varied"]
+    assert "on `plain`, `varied`" in (tmp_path / "run" / "model" / "README.md").read_text()
 
 
 def test_a_run_killed_before_its_first_checkpoint_starts_afresh(tmp_path, sav):

@@ -332,7 +332,7 @@ class VideoSession:
                 point_labels=None if prompt.labels is None else prompt.labels[None].to(device),
                 mask_inputs=None if prompt.mask is None else prompt.mask.to(device),
                 previous_mask_logits=previous_logits,
-                multimask_output=self._use_multimask(is_first_visit, num_points),
+                multimask_output=self.config.memory_config.multimask_output(num_points, from_memory=not is_first_visit),
             )
             entry = FrameMemory(
                 low_res_masks=self._clean(out.low_res_masks).to(self.storage_device),
@@ -362,14 +362,6 @@ class VideoSession:
                     )
                 entry.memory = memory.to(torch.bfloat16).to(self.storage_device)
 
-    def _use_multimask(self, is_first_visit: bool, num_points: int) -> bool:
-        memory_config = self.config.memory_config
-        return (
-            memory_config.multimask_output_in_sam
-            and (is_first_visit or memory_config.multimask_output_for_tracking)
-            and memory_config.multimask_min_points <= num_points <= memory_config.multimask_max_points
-        )
-
     # -- tracking ----------------------------------------------------------------------------
 
     def _track_frame(self, frame_idx: int, reverse: bool) -> FrameResult:
@@ -384,7 +376,7 @@ class VideoSession:
                 for group in self._group_by_memory_layout(to_track, frame_idx, reverse):
                     memory = self._memory_tokens(group, frame_idx, reverse)
                     step = self.model.track_step(
-                        features.expand(len(group)), memory, multimask_output=self._use_multimask(False, 0)
+                        features.expand(len(group)), memory, multimask_output=self.config.memory_config.multimask_output(0, from_memory=True)
                     )
                     for i, obj in enumerate(group):
                         outputs[obj.object_id] = (step, i)

@@ -96,7 +96,8 @@ class ClipTrainingModel(nn.Module):
                     conditioned = model.condition_on_memory(features, None)
                     coords, labels = first_frame_points(kind, targets[0].cpu(), rng)
                     outputs = [self._decode_prompt(conditioned, features, coords, labels)]
-                    self._correct(outputs, conditioned, features, targets[0], coords, labels, first_frame_clicks, rng)
+                    self._correct(outputs, conditioned, features, targets[0], coords, labels, first_frame_clicks, rng,
+                                  from_memory=False)
             else:
                 spatial = select_spatial_memories(t, conditioning, tracked, config.num_maskmem, reverse=False)
                 selected, max_distance = select_object_pointers(t, conditioning, tracked, False, config.max_object_pointers,
@@ -105,10 +106,11 @@ class ClipTrainingModel(nn.Module):
                                             [(pointers[f], distance) for f, distance in selected], max_distance)
                 conditioned = model.condition_on_memory(features, memory)
                 outputs = [model.decode_masks(conditioned, features.high_res_features, None, None, None,
-                                              config.multimask_output_for_tracking)]
+                                              config.multimask_output(0, from_memory=True))]
                 if t in corrected:
                     no_clicks = torch.zeros(num_objects, 0, 2), torch.zeros(num_objects, 0, dtype=torch.long)
-                    self._correct(outputs, conditioned, features, targets[t], *no_clicks, self.correction_clicks, rng)
+                    self._correct(outputs, conditioned, features, targets[t], *no_clicks, self.correction_clicks, rng,
+                                  from_memory=True)
             losses += [self._loss(out, targets[t]) for out in outputs if out.candidate_masks is not None]
             final = outputs[-1]
             prompted = t == 0 or t in corrected
@@ -130,25 +132,26 @@ class ClipTrainingModel(nn.Module):
                        labels: torch.Tensor) -> Sam2TrackStepOutput:
         """Frame 0's masks from the first click or box, three candidates for one click as the
         session predicts them."""
-        model, config = self.model, self.model.config.memory_config
-        multimask = config.multimask_output_in_sam and config.multimask_min_points <= coords.shape[1] <= config.multimask_max_points
-        return model.decode_masks(conditioned, features.high_res_features, coords.to(model.device),
-                                  labels.to(model.device), None, multimask)
+        model = self.model
+        return model.decode_masks(conditioned, features.high_res_features, coords.to(model.device), labels.to(model.device),
+                                  None, model.config.memory_config.multimask_output(coords.shape[1]))
 
     def _correct(self, outputs: list[Sam2TrackStepOutput], conditioned: torch.Tensor, features: Sam2FrameFeatures,
                  targets: torch.Tensor, coords: torch.Tensor, labels: torch.Tensor, num_clicks: int,
-                 rng: np.random.Generator) -> None:
+                 rng: np.random.Generator, from_memory: bool) -> None:
         """Append to ``outputs`` the masks after each of ``num_clicks`` simulated clicks, each on the
         error left by the last mask and decoded with every click so far (``coords``, ``labels``)
         and the last mask's logits, from the same conditioned features: what the session does
-        with a user's clicks on one frame."""
+        with a user's clicks on one frame, three candidates where it asks for them (the first
+        click on a tracked frame, ``from_memory``)."""
         model = self.model
         for _ in range(num_clicks):
             predicted = model.upsample_masks(outputs[-1].low_res_masks.detach())[:, 0] > 0
             new_coords, new_labels = correction_clicks(predicted.cpu(), targets.cpu(), rng)
             coords, labels = torch.cat([coords, new_coords], 1), torch.cat([labels, new_labels], 1)
+            multimask = model.config.memory_config.multimask_output(coords.shape[1], from_memory)
             outputs.append(model.decode_masks(conditioned, features.high_res_features, coords.to(model.device),
-                                              labels.to(model.device), outputs[-1].low_res_masks, False))
+                                              labels.to(model.device), outputs[-1].low_res_masks, multimask))
 
     def _loss(self, output: Sam2TrackStepOutput, targets: torch.Tensor) -> dict[str, torch.Tensor]:
         size = targets.shape[-1]

@@ -6,9 +6,17 @@ from __future__ import annotations
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal, get_args, get_type_hints
 
 import yaml
+
+
+def folder_list(train_data: str | Sequence[str] | None) -> list[str]:
+    """``train_data`` (one folder or several, as a config or a run's history holds it) as a list."""
+    if not train_data:
+        return []
+    return [train_data] if isinstance(train_data, str) else list(train_data)
 
 
 @dataclass
@@ -159,7 +167,7 @@ class TrainingConfig:
     @property
     def train_folders(self) -> list[str]:
         """``train_data`` as a list of folders."""
-        return [self.train_data] if isinstance(self.train_data, str) else list(self.train_data)
+        return folder_list(self.train_data)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
