@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 
 from sam2_hf import Sam2VideoModel
@@ -137,16 +138,18 @@ def test_a_run_continues_the_history_of_the_model_it_started_from(tmp_path, ship
 
 def test_the_readme_example_check_tells_the_shipped_model_from_an_untrained_one(ship_model):
     """The gate a candidate passes before installing: the shipped model keeps the clicked object
-    on the README's example (measured 0.864), untrained weights do not (0.071)."""
+    on the README's example (run 12 measured mean IoU 0.875, 0.68 on its worst frame), untrained
+    weights do not (0.071)."""
     import torch
 
     import sam2_hf
     from sam2_hf import Sam2VideoModel
 
     shipped = Sam2VideoModel.from_pretrained(sam2_hf.DEFAULT_MODEL)
-    assert ship_model.readme_example_iou(shipped) >= ship_model.EXAMPLE_MIN_IOU
+    ious = ship_model.readme_example_ious(shipped)
+    assert np.mean(ious) >= ship_model.EXAMPLE_MIN_IOU and min(ious) >= ship_model.EXAMPLE_MIN_FRAME_IOU
     torch.manual_seed(0)
-    assert ship_model.readme_example_iou(Sam2VideoModel(shipped.config)) < 0.3
+    assert np.mean(ship_model.readme_example_ious(Sam2VideoModel(shipped.config))) < 0.3
 
 
 def test_the_card_reports_the_unseen_generator_with_the_untrained_baseline(tmp_path, ship_model):
