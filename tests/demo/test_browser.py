@@ -39,8 +39,24 @@ def url(tmp_path_factory):
 
 
 def wait_for_status(page, text: str, timeout: float) -> None:
-    page.wait_for_function(f"() => (document.querySelector('#status textarea')?.value || '').includes({text!r})",
-                           timeout=timeout)
+    try:
+        page.wait_for_function(f"() => (document.querySelector('#status textarea')?.value || '').includes({text!r})",
+                               timeout=timeout)
+    except sync_api.TimeoutError:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "demo_timed_out.png"), full_page=True)
+        shown = page.locator("#status textarea").first.input_value()
+        raise AssertionError(f"status never said {text!r}; it says {shown!r} (page: demo_timed_out.png)") from None
+
+
+def click_frame(page, x: float, y: float) -> None:
+    """Click video pixel (x, y) of the shown frame once its image has decoded: Gradio maps a click
+    through the image's natural size and drops it while that is still 0 (CI lost a click so)."""
+    page.wait_for_function("() => { const image = document.querySelector('#frame img');"
+                           " return image && image.complete && image.naturalWidth > 0; }", timeout=30_000)
+    image = page.locator("#frame img").first
+    box = image.bounding_box()
+    image.click(position={"x": box["width"] * x / 192, "y": box["height"] * y / 144})
 
 
 def test_click_and_track_in_the_browser(url):
@@ -54,9 +70,8 @@ def test_click_and_track_in_the_browser(url):
         page.locator("input[type=file]").first.set_input_files(str(app.EXAMPLE_VIDEO))  # loads at once
         wait_for_status(page, "Loaded", timeout=60_000)
         image = page.locator("#frame img").first
-        box = image.bounding_box()
         before = image.screenshot()
-        image.click(position={"x": box["width"] * 60 / 192, "y": box["height"] * 42 / 144})
+        click_frame(page, 60, 42)
         wait_for_status(page, "positive click", timeout=60_000)
         page.wait_for_timeout(500)
         after = page.locator("#frame img").first.screenshot()
@@ -66,7 +81,7 @@ def test_click_and_track_in_the_browser(url):
         page.get_by_label("Object id").fill("2")
         page.get_by_label("Object id").press("Tab")
         for (x, y), status in (((150, 30), "opposite corner"), ((180, 70), "Object 2: box")):
-            image.click(position={"x": box["width"] * x / 192, "y": box["height"] * y / 144})
+            click_frame(page, x, y)
             wait_for_status(page, status, timeout=60_000)
         page.get_by_role("button", name="Track").click()
         wait_for_status(page, "Tracked 2 object", timeout=120_000)
