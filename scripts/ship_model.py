@@ -184,9 +184,10 @@ def main() -> None:
     final = args.run / json.loads((args.run / "recipe_summary.json").read_text())["phases"][-1]["config"] / "model"
     candidate = Sam2VideoModel.from_pretrained(final)
     example = readme_example_ious(candidate)
-    print(f"README example: mean IoU {np.mean(example):.3f}, per frame {np.round(example, 2).tolist()}", flush=True)
-    if (np.mean(example) < EXAMPLE_MIN_IOU or min(example) < EXAMPLE_MIN_FRAME_IOU) and not args.force:
-        print(f"not installed: on the README example it scores mean IoU {np.mean(example):.3f} (needs {EXAMPLE_MIN_IOU}), "
+    example_mean = float(np.mean(example))
+    print(f"README example: mean IoU {example_mean:.3f}, per frame {np.round(example, 2).tolist()}", flush=True)
+    if (example_mean < EXAMPLE_MIN_IOU or min(example) < EXAMPLE_MIN_FRAME_IOU) and not args.force:
+        print(f"not installed: on the README example it scores mean IoU {example_mean:.3f} (needs {EXAMPLE_MIN_IOU}), "
               f"{min(example):.3f} on its worst frame (needs {EXAMPLE_MIN_FRAME_IOU})")
         return
     scores = evaluate_model(candidate, args.val, (1, 3, 5), first_frame_mask=True, max_videos=args.max_videos)

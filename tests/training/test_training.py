@@ -52,12 +52,17 @@ def read_losses(run: Path) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(handle)]
 
 
+def _first_clip(sav: Path, config, clip_length: int) -> dict:
+    """The first training clip of the small SA-V fixture, at ``config``'s image size."""
+    return ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=clip_length)[0]
+
+
 def train_on_one_clip(sav: Path, steps: int = 25, prompt_routing: bool = False) -> tuple[list[float], set[str]]:
     """Losses of ``steps`` AdamW steps on one clip of a fresh tiny model, and the top-level
     modules whose parameters got a non-zero gradient in the first step."""
     torch.manual_seed(0)
     config = tiny_config()
-    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
+    clip = _first_clip(sav, config, 4)
     module = ClipTrainingModel(Sam2VideoModel(config))
     optimizer = torch.optim.AdamW(module.parameters(), lr=1e-3)
     losses, trained = [], set()
@@ -82,7 +87,7 @@ def test_corrective_clicks_decode_again_without_reading_the_memory_again(sav):
     prompt encoder and mask decoder again (and so costs a fraction of a tracked frame)."""
     torch.manual_seed(0)
     config = tiny_config()
-    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=4)[0]
+    clip = _first_clip(sav, config, 4)
     module = ClipTrainingModel(Sam2VideoModel(config), num_correction_frames=2, correction_clicks=3)
     memory_reads, decodes = [], []
     module.model.memory_attention.register_forward_hook(lambda *_: memory_reads.append(1))
@@ -90,24 +95,6 @@ def test_corrective_clicks_decode_again_without_reading_the_memory_again(sav):
     module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"].backward()
     assert len(memory_reads) == 3  # frames 1-3
     assert len(decodes) == 1 + 3 + 2 * 3  # every frame, and each click on the two corrected frames
-
-
-def test_corrective_clicks_on_a_tracked_frame_ask_for_candidates_as_the_session_does(sav):
-    """A tracked frame's first corrective click gets three candidate masks, as the session (and
-    SAM 2's training) decode one click on a frame that read the memory; the second and third
-    clicks one mask."""
-    torch.manual_seed(0)
-    config = tiny_config()
-    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=2)[0]
-    module = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=1, click=0, box=0), num_correction_frames=1,
-                               correction_clicks=3)
-    calls = _record_decodes(module)
-    module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"].backward()
-    assert calls == [(0, True, False), (0, False, True), (1, True, True), (2, True, False), (3, True, False)]
-    memory_config = config.memory_config
-    assert [memory_config.multimask_output(n, from_memory=True) for n in range(4)] == [c[2] for c in calls[1:]]
-    memory_config.multimask_output_for_tracking = False
-    assert not memory_config.multimask_output(1, from_memory=True) and memory_config.multimask_output(1)
 
 
 def _record_decodes(module: ClipTrainingModel) -> list[tuple[int, bool, bool]]:
@@ -123,13 +110,31 @@ def _record_decodes(module: ClipTrainingModel) -> list[tuple[int, bool, bool]]:
     return calls
 
 
+def test_corrective_clicks_on_a_tracked_frame_ask_for_candidates_as_the_session_does(sav):
+    """A tracked frame's first corrective click gets three candidate masks, as the session (and
+    SAM 2's training) decode one click on a frame that read the memory; the second and third
+    clicks one mask."""
+    torch.manual_seed(0)
+    config = tiny_config()
+    clip = _first_clip(sav, config, 2)
+    module = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=1, click=0, box=0), num_correction_frames=1,
+                               correction_clicks=3)
+    calls = _record_decodes(module)
+    module(clip["pixel_values"], clip["targets"], clip["seed"])["loss"].backward()
+    assert calls == [(0, True, False), (0, False, True), (1, True, True), (2, True, False), (3, True, False)]
+    memory_config = config.memory_config
+    assert [memory_config.multimask_output(n, from_memory=True) for n in range(4)] == [c[2] for c in calls[1:]]
+    memory_config.multimask_output_for_tracking = False
+    assert not memory_config.multimask_output(1, from_memory=True) and memory_config.multimask_output(1)
+
+
 def test_first_frame_corrective_clicks_refine_a_click_as_the_session_does(sav):
     """After a first click, frame 0 gets 0 to n more clicks (drawn per clip), each decoded with all
     the clicks so far and the last mask, as the session decodes a user's clicks; a mask prompt
     gets none."""
     torch.manual_seed(0)
     config = tiny_config()
-    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=3)[0]
+    clip = _first_clip(sav, config, 3)
     clicked = ClipTrainingModel(Sam2VideoModel(config), PromptMix(mask=0, click=1, box=0), num_correction_frames=0,
                                 first_frame_correction_clicks=3)
     calls = _record_decodes(clicked)
@@ -444,7 +449,7 @@ def test_training_after_tracking_in_the_same_process(sav):
     torch.manual_seed(0)
     config = tiny_config()
     model = Sam2VideoModel(config)
-    clip = ClipDataset(load_sav(sav / "train"), Sam2ImageProcessor(config.image_size), 1, clip_length=3)[0]
+    clip = _first_clip(sav, config, 3)
     frames = (clip["pixel_values"].permute(0, 2, 3, 1).clamp(-2, 2) * 50 + 128).to(torch.uint8).numpy()
     with VideoSession(model, frames) as session:
         session.add_points(0, 1, [[64, 64]], [1])
