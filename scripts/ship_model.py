@@ -148,9 +148,15 @@ def extra_training_data(history: list[dict]) -> str:
     return "".join(f"\nPhases marked `{name}` train on {text}." for name, text in EXTRA_TRAINING_SETS.items() if name in used)
 
 
+def video_count(folder: Path, max_videos: int | None = None) -> int:
+    """How many videos of a val-layout folder an evaluation limited to ``max_videos`` scores."""
+    count = len(list((folder / "JPEGImages_24fps").iterdir()))
+    return count if max_videos is None else min(count, max_videos)
+
+
 def unseen_generator_paragraph(scores: dict[str, dict[str, float]], folder: Path) -> str:
     """The card's lines on clips of a generator the model was not trained on."""
-    count = len(list((folder / "JPEGImages_24fps").iterdir()))
+    count = video_count(folder)
     trained, untrained = scores["trained"], scores["untrained"]
     return f"""
 Clips of a generator written apart from the training one (`scripts/make_unseen_generator_clips.py`:
@@ -235,7 +241,7 @@ It knows only these synthetic videos: it follows textured shapes, not real-world
 
 ## Evaluation
 
-{args.max_videos} held-out synthetic videos (generator seed 2, 96 frames each, annotated every 4th
+{video_count(args.val, args.max_videos)} held-out synthetic videos (generator seed 2, 96 frames each, annotated every 4th
 frame), scored as the SA-V evaluator scores (first and last annotated frames left out), with
 simulated clicks at the centre of the largest error on the first frame:
 
@@ -243,7 +249,7 @@ simulated clicks at the centre of the largest error on the first frame:
 |---|---|---|
 {rows}
 
-Exact-twin distractors (a hard subset, outside the goal: {args.max_videos} videos of generator seed
+Exact-twin distractors (a hard subset, outside the goal: {video_count(args.twins, args.max_videos)} videos of generator seed
 4 whose distractors are exact copies of their targets), one click: {twins['trained']:.3f}
 (untrained {twins['untrained']:.3f}).
 

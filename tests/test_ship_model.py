@@ -158,3 +158,12 @@ def test_the_card_reports_the_unseen_generator_with_the_untrained_baseline(tmp_p
     text = ship_model.unseen_generator_paragraph({"trained": {"1_click": 0.4321, "mask": 0.5}, "untrained": {"1_click": 0.05, "mask": 0.1}},
                                                  tmp_path)
     assert "2 clips" in text and "J&F 0.432 from one click,\n0.500 from the first frame's mask (untrained 0.050 / 0.100)" in text
+
+
+def test_the_card_counts_the_videos_it_scored_not_the_limit(tmp_path, ship_model):
+    """`--max-videos 20` on the 8 twin videos scores 8: the card must say 8 (run 14's said 20)."""
+    for k in range(8):
+        (tmp_path / "JPEGImages_24fps" / f"sav_{k}").mkdir(parents=True)
+    assert ship_model.video_count(tmp_path, 20) == 8
+    assert ship_model.video_count(tmp_path, 5) == 5
+    assert ship_model.video_count(tmp_path) == 8
