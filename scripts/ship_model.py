@@ -8,8 +8,8 @@ Scores the run's final model, the model shipped now (if any) and the same archit
 (seeded random weights) on held-out synthetic videos with the paper's protocols (1, 3, 5 first-
 frame clicks and the first frame's mask; the twin-distractor subset apart). The run replaces the
 shipped model only when its one-click J&F is higher and it keeps the clicked object on the
-README's example clip (mean IoU >= ``EXAMPLE_MIN_IOU``, every frame >= ``EXAMPLE_MIN_FRAME_IOU``:
-what ``tests/test_shipped_model.py`` checks; ``--force`` replaces it anyway). The shipped
+README's example clip (``sam2_hf.data.example_clip.example_shortfalls``: mean IoU and worst frame,
+as ``tests/test_shipped_model.py`` checks; ``--force`` replaces it anyway). The shipped
 folder keeps ``training_history.json``: every recipe run that led to it, so a model trained over
 several sessions (each continuing from the one shipped) has its whole history in its card.
 """
@@ -28,8 +28,8 @@ import torch
 
 import sam2_hf
 from sam2_hf import Sam2VideoModel
-from sam2_hf.data.example_clip import CLICK, EXAMPLE_MIN_FRAME_IOU, EXAMPLE_MIN_IOU, clicked_object_ious
-from sam2_hf.evaluation.model_evaluation import evaluate_model
+from sam2_hf.data.example_clip import CLICK, clicked_object_ious, example_shortfalls
+from sam2_hf.evaluation.model_evaluation import evaluate_model, load_videos
 from sam2_hf.inference import VideoSession
 from sam2_hf.model_card import write_model_card
 from sam2_hf.outputs.folders import replace_folder, restore_interrupted_replace, staging_folder
@@ -139,6 +139,8 @@ EXTRA_TRAINING_SETS = {
                                "target's path, crossing and covering it: hard negatives",
     "synthetic_train_variety": "400 more videos with half of the distractors chasing and a wider look: blocky, flat, "
                                "gradient and patterned backgrounds, stars and hexagons, checkered, dotted and ringed textures",
+    "synthetic_train_emerging": "400 videos of 16 frames whose distractors start hidden behind their target and come out "
+                                "from behind it (the moment a mask spreads onto the look-alike)",
 }
 
 
@@ -148,15 +150,9 @@ def extra_training_data(history: list[dict]) -> str:
     return "".join(f"\nPhases marked `{name}` train on {text}." for name, text in EXTRA_TRAINING_SETS.items() if name in used)
 
 
-def video_count(folder: Path, max_videos: int | None = None) -> int:
-    """How many videos of a val-layout folder an evaluation limited to ``max_videos`` scores."""
-    count = len(list((folder / "JPEGImages_24fps").iterdir()))
-    return count if max_videos is None else min(count, max_videos)
-
-
 def unseen_generator_paragraph(scores: dict[str, dict[str, float]], folder: Path) -> str:
     """The card's lines on clips of a generator the model was not trained on."""
-    count = video_count(folder)
+    count = len(load_videos(folder))
     trained, untrained = scores["trained"], scores["untrained"]
     return f"""
 Clips of a generator written apart from the training one (`scripts/make_unseen_generator_clips.py`:
@@ -182,6 +178,8 @@ def main() -> None:
     parser.add_argument("--twins", type=Path, default=Path("data/synthetic_val_twins"))
     parser.add_argument("--unseen", type=Path, default=Path("data/unseen_generator"),
                         help="clips of another generator (scripts/make_unseen_generator_clips.py), scored where present")
+    parser.add_argument("--emerging", type=Path, default=Path("data/synthetic_val_emerging"),
+                        help="held-out videos whose distractors start hidden behind their target, scored where present")
     parser.add_argument("--max-videos", type=int, default=8)
     parser.add_argument("--force", action="store_true", help="install even if it scores below the shipped model")
     args = parser.parse_args()
@@ -190,11 +188,10 @@ def main() -> None:
     final = args.run / json.loads((args.run / "recipe_summary.json").read_text())["phases"][-1]["config"] / "model"
     candidate = Sam2VideoModel.from_pretrained(final)
     example = readme_example_ious(candidate)
-    example_mean = float(np.mean(example))
-    print(f"README example: mean IoU {example_mean:.3f}, per frame {np.round(example, 2).tolist()}", flush=True)
-    if (example_mean < EXAMPLE_MIN_IOU or min(example) < EXAMPLE_MIN_FRAME_IOU) and not args.force:
-        print(f"not installed: on the README example it scores mean IoU {example_mean:.3f} (needs {EXAMPLE_MIN_IOU}), "
-              f"{min(example):.3f} on its worst frame (needs {EXAMPLE_MIN_FRAME_IOU})")
+    print(f"README example: mean IoU {np.mean(example):.3f}, per frame {np.round(example, 2).tolist()}", flush=True)
+    shortfalls = example_shortfalls(example)
+    if shortfalls and not args.force:
+        print(f"not installed: on the README example, {'; '.join(shortfalls)}")
         return
     scores = evaluate_model(candidate, args.val, (1, 3, 5), first_frame_mask=True, max_videos=args.max_videos)
     print("trained", scores, flush=True)
@@ -207,13 +204,21 @@ def main() -> None:
     torch.manual_seed(0)
     untrained = Sam2VideoModel(candidate.config)
     baseline = evaluate_model(untrained, args.val, (1,), first_frame_mask=True, max_videos=args.max_videos)
-    twins = {name: evaluate_model(model, args.twins, max_videos=args.max_videos)["1_click"]
-             for name, model in (("trained", candidate), ("untrained", untrained))}
+    models = {"trained": candidate, "untrained": untrained}
+    twins = {name: evaluate_model(model, args.twins, max_videos=args.max_videos)["1_click"] for name, model in models.items()}
     print("untrained", baseline, "twins", twins, flush=True)
+    emerging = ""
+    if (args.emerging / "JPEGImages_24fps").is_dir():
+        hidden = {name: evaluate_model(model, args.emerging, max_videos=args.max_videos)["1_click"] for name, model in models.items()}
+        print("emerging look-alikes", hidden, flush=True)
+        emerging = f"""
+Look-alikes that start hidden behind their target ({len(load_videos(args.emerging, args.max_videos))} videos of
+generator seed 10, 48 frames each, `data/synthetic_val_emerging`), one click: {hidden['trained']:.3f}
+(untrained {hidden['untrained']:.3f}).
+"""
     unseen = ""
     if (args.unseen / "JPEGImages_24fps").is_dir():
-        other = {name: evaluate_model(model, args.unseen, (1,), first_frame_mask=True)
-                 for name, model in (("trained", candidate), ("untrained", untrained))}
+        other = {name: evaluate_model(model, args.unseen, (1,), first_frame_mask=True) for name, model in models.items()}
         print("unseen generator", other, flush=True)
         unseen = unseen_generator_paragraph(other, args.unseen)
 
@@ -241,7 +246,7 @@ It knows only these synthetic videos: it follows textured shapes, not real-world
 
 ## Evaluation
 
-{video_count(args.val, args.max_videos)} held-out synthetic videos (generator seed 2, 96 frames each, annotated every 4th
+{len(load_videos(args.val, args.max_videos))} held-out synthetic videos (generator seed 2, 96 frames each, annotated every 4th
 frame), scored as the SA-V evaluator scores (first and last annotated frames left out), with
 simulated clicks at the centre of the largest error on the first frame:
 
@@ -249,10 +254,10 @@ simulated clicks at the centre of the largest error on the first frame:
 |---|---|---|
 {rows}
 
-Exact-twin distractors (a hard subset, outside the goal: {video_count(args.twins, args.max_videos)} videos of generator seed
+Exact-twin distractors (a hard subset, outside the goal: {len(load_videos(args.twins, args.max_videos))} videos of generator seed
 4 whose distractors are exact copies of their targets), one click: {twins['trained']:.3f}
 (untrained {twins['untrained']:.3f}).
-
+{emerging}
 The goal is J&F >= 0.80 from one first-frame click; this model is at {scores['1_click']:.3f}.
 Reproduce with `sam2-hf evaluate data/synthetic_val --clicks 1 3 5 --first-frame-mask --max-videos {args.max_videos}`.
 {unseen}"""

@@ -27,28 +27,43 @@ def test_render_is_deterministic_and_objects_move_occlude_and_leave():
     assert np.linalg.norm(centres[-1] - centres[0]) > 2
 
 
-def _distractor_gaps(seed: int, chasing_probability: float) -> np.ndarray:
-    """Per frame, the distance from the target's centre to its distractor's (where both show),
-    the distractor found as the pixels a render without it does not have."""
-    scene = {"num_frames": 64, "num_objects": 1, "chasing_probability": chasing_probability}
-    frames, masks = render_video(seed, num_distractors=1, **scene)
-    alone, _ = render_video(seed, num_distractors=0, **scene)  # same background and target: drawn first
-    gaps = []
-    for t in range(len(frames)):
+def _distractor_gaps(seed: int, num_frames: int = 64, **scene) -> np.ndarray:
+    """Per frame, the distance from the target's centre to its distractor's visible part (NaN
+    unless both show), the distractor found as the pixels a render without it does not have."""
+    frames, masks = render_video(seed, num_frames=num_frames, num_objects=1, num_distractors=1, **scene)
+    alone, _ = render_video(seed, num_frames=num_frames, num_objects=1, num_distractors=0, **scene)  # same background and target: drawn first
+    gaps = np.full(num_frames, np.nan)
+    for t in range(num_frames):
         distractor = (frames[t] != alone[t]).any(-1)
         if distractor.any() and masks[t, 0].any():
-            gaps.append(np.linalg.norm(np.argwhere(distractor).mean(0) - np.argwhere(masks[t, 0]).mean(0)))
-    return np.array(gaps)
+            gaps[t] = np.linalg.norm(np.argwhere(distractor).mean(0) - np.argwhere(masks[t, 0]).mean(0))
+    return gaps
 
 
 def test_chasing_distractors_stay_near_their_target_and_other_videos_stay_as_they_were():
     assert np.array_equal(render_video(11, chasing_probability=0.0)[0], render_video(11)[0])
-    chasing = np.concatenate([_distractor_gaps(seed, 1.0) for seed in range(8)])
-    free = np.concatenate([_distractor_gaps(seed, 0.0) for seed in range(8)])
+    chasing = np.concatenate([_distractor_gaps(seed, chasing_probability=1.0) for seed in range(8)])
+    free = np.concatenate([_distractor_gaps(seed) for seed in range(8)])
+    chasing, free = chasing[~np.isnan(chasing)], free[~np.isnan(free)]
     # A chaser is within 20 pixels (about an object's half size) of its target most of the time.
     assert (chasing < 20).mean() > 0.5 > 2 * (free < 20).mean()
     with pytest.raises(ValueError, match="chasing_probability"):
         write_sav_dataset("unused", 1, chasing_probability=1.5)
+
+
+def test_emerging_distractors_start_behind_their_target_and_come_out():
+    assert np.array_equal(render_video(11, emerging_probability=0.0)[0], render_video(11)[0])
+    emerging = np.stack([_distractor_gaps(seed, num_frames=16, emerging_probability=1.0) for seed in range(12)])
+    free = np.stack([_distractor_gaps(seed, num_frames=16) for seed in range(12)])
+    # On the first frame what shows of the look-alike peeks out around the target (or nothing
+    # does: NaN), unlike a free look-alike; then it moves out on its own path.
+    assert np.nanmedian(emerging[:, 0]) < 15 < 30 < np.nanmedian(free[:, 0])
+    assert np.nanmedian(emerging[:, -1]) > 2 * np.nanmedian(emerging[:, 0])
+    # Chasers keep their target's path: a distractor that chases does not also emerge.
+    assert np.array_equal(render_video(3, chasing_probability=1.0, emerging_probability=1.0)[0],
+                          render_video(3, chasing_probability=1.0, emerging_probability=0.5)[0])
+    with pytest.raises(ValueError, match="emerging_probability"):
+        write_sav_dataset("unused", 1, emerging_probability=-0.1)
 
 
 def _background_only(seed: int) -> np.ndarray:

@@ -37,3 +37,16 @@ def clicked_object_ious(predicted: Iterable[np.ndarray]) -> list[float]:
         union = (mask | true).sum()
         ious.append(float((mask & true).sum() / union) if union else 1.0)
     return ious
+
+
+def example_shortfalls(ious: list[float]) -> list[str]:
+    """The bars of the example a model with IoUs ``ious`` per frame misses, each with its
+    number: empty when it may ship. The one definition the ship script and the tests apply."""
+    shortfalls = []
+    if np.mean(ious) < EXAMPLE_MIN_IOU:
+        shortfalls.append(f"mean IoU {np.mean(ious):.3f} < {EXAMPLE_MIN_IOU}")
+    worst = int(np.argmin(ious))
+    if ious[worst] < EXAMPLE_MIN_FRAME_IOU:
+        shortfalls.append(f"IoU {ious[worst]:.3f} on frame {worst} < {EXAMPLE_MIN_FRAME_IOU} "
+                          f"(per frame {np.round(ious, 2).tolist()})")
+    return shortfalls

@@ -9,7 +9,11 @@ levels, the stripe angle or frequency, or the size by 20%+), so a tracker has to
 one. ``twins=True`` makes them exact copies instead: a hard case no appearance can settle, kept as
 a separate evaluation subset. A ``chasing_probability`` share of the distractors follow their
 target's path a little behind it, crossing and covering it again and again: training videos full
-of the moments where a tracker jumps to the look-alike. ``variety=True`` widens the look of a
+of the moments where a tracker jumps to the look-alike. An ``emerging_probability`` share of
+them start hidden behind their target on the first frame and come out from behind it on their
+own path: the clicked object then has a look-alike the first frame barely shows, and a tracker
+that let its mask spread onto it as the two part is what the README example caught (runs 13
+and 14). ``variety=True`` widens the look of a
 video beyond these: backgrounds that are blocky (hard edges everywhere), one flat colour, a
 gradient or a large pattern; stars and hexagons; checkered, dotted and ringed textures. A model
 trained only on the smooth backgrounds and striped sprites takes "sharp edge against a smooth
@@ -39,6 +43,7 @@ LOW_CONTRAST_PROBABILITY = 0.2  # objects in colours close to the background's
 LOW_CONTRAST_LEVELS = 30  # how far (per channel) such an object's colours stray from the background's mean
 MIN_COLOR_SHIFT = 40  # a look-alike's changed stripe colour differs by at least this, in one channel
 CHASE_LAG = (0.1, 0.4)  # how far (path phase, radians) a chasing distractor trails or leads its target
+EMERGE_OFFSET = 0.25  # an emerging distractor's first-frame centre lies within this share of its target's half size
 # With variety=True (the shapes and textures above come first, so their draws keep their meaning):
 VARIED_SHAPES = SHAPES + ("star", "hexagon")
 TEXTURES = ("stripes", "checker", "dots", "rings")
@@ -138,6 +143,17 @@ def _chase(rng: np.random.Generator, sprite: _Sprite, target: _Sprite) -> None:
     sprite.path_phase = target.path_phase + rng.uniform(*CHASE_LAG) * rng.choice([-1, 1])
 
 
+def _emerge(rng: np.random.Generator, sprite: _Sprite, target: _Sprite) -> None:
+    """Move ``sprite``'s path so that on frame 0 it lies behind ``target``, its centre within
+    ``EMERGE_OFFSET`` of the target's half size from the target's; its own radius, speed and
+    phase then carry it out from behind."""
+    start = target.path_center + target.path_radius * np.sin(target.path_phase)
+    offset = rng.uniform(-EMERGE_OFFSET, EMERGE_OFFSET, 2) * target.half_size
+    sprite.path_center = start + offset - sprite.path_radius * np.sin(sprite.path_phase)
+    if sprite.depth > target.depth:
+        sprite.depth, target.depth = target.depth, sprite.depth
+
+
 def _draw(sprite: _Sprite, t: int, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sprite's coverage (bool) and colours (float RGB) on frame ``t``."""
     center = sprite.path_center + sprite.path_radius * np.sin(sprite.path_speed * t + sprite.path_phase)
@@ -202,10 +218,11 @@ def _background(rng: np.random.Generator, xs: np.ndarray, ys: np.ndarray, variet
 
 def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int = 128, num_objects: int = 2,
                  num_distractors: int = 1, twins: bool = False, chasing_probability: float = 0.0,
-                 variety: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                 variety: bool = False, emerging_probability: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Frames ``(T, H, W, 3)`` uint8 and visible masks ``(T, num_objects, H, W)`` bool; with
     ``twins`` the distractors are exact copies of their targets; each distractor chases its
-    target with ``chasing_probability``; ``variety`` draws backgrounds, shapes and textures from
+    target with ``chasing_probability``, or else starts hidden behind it with
+    ``emerging_probability``; ``variety`` draws backgrounds, shapes and textures from
     the wider sets."""
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -214,10 +231,16 @@ def render_video(seed: int, num_frames: int = 32, height: int = 96, width: int =
     targets = [_random_sprite(rng, height, width, background_mean, variety) for _ in range(num_objects)]
     distractors = [_look_alike(rng, targets[i % num_objects], height, width, background_mean, twins, variety)
                    for i in range(num_distractors)] if targets else []
+    chasers = set()
     if chasing_probability > 0:  # no draw otherwise: the videos made without chasing stay what they were
         for i, distractor in enumerate(distractors):
             if rng.random() < chasing_probability:
                 _chase(rng, distractor, targets[i % num_objects])
+                chasers.add(i)
+    if emerging_probability > 0:  # as above: no draw unless asked for
+        for i, distractor in enumerate(distractors):
+            if i not in chasers and rng.random() < emerging_probability:
+                _emerge(rng, distractor, targets[i % num_objects])
     layers = sorted([(s.depth, i) for i, s in enumerate(targets)] + [(s.depth, -1 - i) for i, s in enumerate(distractors)])
     frames = np.empty((num_frames, height, width, 3), np.uint8)
     masks = np.zeros((num_frames, num_objects, height, width), bool)
@@ -248,14 +271,16 @@ def write_sav_dataset(
     twins: bool = False,
     chasing_probability: float = 0.0,
     variety: bool = False,
+    emerging_probability: float = 0.0,
     annotation_stride: int = ANNOTATION_STRIDE,
     workers: int = 1,
 ) -> list[str]:
     """Write ``num_videos`` synthetic videos in SA-V's train or val/test layout; returns their ids.
 
     Video ``k`` is rendered from seed ``seed * 100_000 + k``: other seeds give other videos;
-    ``twins`` makes the distractors exact copies of their targets and ``chasing_probability``
-    puts that share of them on their target's path; ``variety`` widens backgrounds, shapes and
+    ``twins`` makes the distractors exact copies of their targets, ``chasing_probability``
+    puts that share of them on their target's path and ``emerging_probability`` that share of
+    the others behind their target on the first frame; ``variety`` widens backgrounds, shapes and
     textures (see :func:`render_video`).
     Masks are written every ``annotation_stride`` frames: SA-V's 4 (6 fps of 24), or 1 for
     training on the consecutive frames a tracker sees (the json then lists its frames, which SA-V's
@@ -265,11 +290,13 @@ def write_sav_dataset(
         raise ValueError(f"layout is 'train' or 'val', got {layout!r}")
     if annotation_stride < 1:
         raise ValueError(f"annotation_stride must be at least 1, got {annotation_stride}")
-    if not 0.0 <= chasing_probability <= 1.0:
-        raise ValueError(f"chasing_probability must lie in [0, 1], got {chasing_probability}")
+    for name, probability in (("chasing_probability", chasing_probability), ("emerging_probability", emerging_probability)):
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], got {probability}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    scene = (num_frames, height, width, num_objects, num_distractors, twins, chasing_probability, variety)
+    scene = (num_frames, height, width, num_objects, num_distractors, twins, chasing_probability, variety,
+             emerging_probability)
     jobs = [(root, layout, seed * 100_000 + k, scene, annotation_stride) for k in range(num_videos)]
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
