@@ -9,7 +9,8 @@ Scores the run's final model, the model shipped now (if any) and the same archit
 frame clicks and the first frame's mask; the twin-distractor subset apart). The run replaces the
 shipped model only when its one-click J&F is higher and it keeps the clicked object on the
 README's example clip (``sam2_hf.data.example_clip.example_shortfalls``: mean IoU and worst frame,
-as ``tests/test_shipped_model.py`` checks; ``--force`` replaces it anyway). The shipped
+as ``tests/test_shipped_model.py`` checks; ``--force`` replaces it anyway). ``--checkpoint STEP``
+scores and ships the last phase's checkpoint at that step instead (the card says so). The shipped
 folder keeps ``training_history.json``: every recipe run that led to it, so a model trained over
 several sessions (each continuing from the one shipped) has its whole history in its card.
 """
@@ -17,6 +18,7 @@ several sessions (each continuing from the one shipped) has its whole history in
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -34,13 +36,16 @@ from sam2_hf.inference import VideoSession
 from sam2_hf.model_card import write_model_card
 from sam2_hf.outputs.folders import replace_folder, restore_interrupted_replace, staging_folder
 from sam2_hf.training.config import folder_list
+from sam2_hf.training.trainer import load_checkpoint_model
 
 HISTORY = "training_history.json"
 REPOSITORY = Path(__file__).resolve().parents[1]
 
 
-def run_history(run: Path) -> dict:
-    """One recipe run as the card lists it: each phase's config, steps, clip length and seconds."""
+def run_history(run: Path, checkpoint: int | None = None) -> dict:
+    """One recipe run as the card lists it: each phase's config, steps, clip length and seconds;
+    with ``checkpoint``, its last phase up to that step (steps and the seconds its metrics record
+    there), the phase's full length kept as ``checkpoint_of``."""
     summary = json.loads((run / "recipe_summary.json").read_text())
     for phase in summary["phases"]:
         config = json.loads((run / phase["config"] / "training_config.json").read_text())
@@ -48,7 +53,21 @@ def run_history(run: Path) -> dict:
                                                    "prompt_routing_steps", "image_embedding_rms", "restart_memory",
                                                    "freeze_image_encoder", "freeze_feature_pyramid", "trunk_lr_scale", "reentry_fraction",
                                                    "train_data", "first_frame_correction_clicks")})
+    if checkpoint is not None:
+        last = summary["phases"][-1]
+        with (run / last["config"] / "metrics.csv").open() as handle:
+            seconds = next(float(row["seconds"]) for row in csv.DictReader(handle) if int(row["step"]) == checkpoint)
+        summary["seconds"] += seconds - last["seconds"]
+        last.update(checkpoint_of=last["steps"], steps=checkpoint, seconds=seconds)
     return summary
+
+
+def checkpoint_folder(phase_dir: Path, step: int) -> Path:
+    """A model folder (beside the phase's final ``model``) holding the phase's checkpoint at ``step``."""
+    folder = phase_dir / f"model_step_{step}"
+    shutil.copytree(phase_dir / "model", folder, dirs_exist_ok=True)  # config, processor config
+    load_checkpoint_model(phase_dir, step).save_pretrained(folder)
+    return folder
 
 
 def earlier_history(start_from: str | None, target: Path) -> list[dict]:
@@ -123,6 +142,8 @@ def describe(history: list[dict]) -> str:
                 notes.append(f"{phase['reentry_fraction']:.0%} of the clips ones in which an object leaves view and comes back")
             if data_names(phase) not in ([], ["synthetic_train"]):
                 notes.append(f"on {describe_data(data_names(phase))}")
+            if phase.get("checkpoint_of"):
+                notes.append(f"its checkpoint at step {phase['steps']} of {phase['checkpoint_of']}")
             if phase.get("first_frame_correction_clicks"):  # runs before the twelfth recorded no such option
                 notes.append(f"0-{phase['first_frame_correction_clicks']} corrective clicks on the first frame after a click or box")
             extra = f" ({'; '.join(notes)})" if notes else ""
@@ -181,11 +202,13 @@ def main() -> None:
     parser.add_argument("--emerging", type=Path, default=Path("data/synthetic_val_emerging"),
                         help="held-out videos whose distractors start hidden behind their target, scored where present")
     parser.add_argument("--max-videos", type=int, default=8)
+    parser.add_argument("--checkpoint", type=int, help="ship the last phase's checkpoint at this step, not its final model")
     parser.add_argument("--force", action="store_true", help="install even if it scores below the shipped model")
     args = parser.parse_args()
 
     target = Path(sam2_hf.DEFAULT_MODEL)
-    final = args.run / json.loads((args.run / "recipe_summary.json").read_text())["phases"][-1]["config"] / "model"
+    phase_dir = args.run / json.loads((args.run / "recipe_summary.json").read_text())["phases"][-1]["config"]
+    final = phase_dir / "model" if args.checkpoint is None else checkpoint_folder(phase_dir, args.checkpoint)
     candidate = Sam2VideoModel.from_pretrained(final)
     example = readme_example_ious(candidate)
     print(f"README example: mean IoU {np.mean(example):.3f}, per frame {np.round(example, 2).tolist()}", flush=True)
@@ -222,7 +245,7 @@ generator seed 10, 48 frames each, `data/synthetic_val_emerging`), one click: {h
         print("unseen generator", other, flush=True)
         unseen = unseen_generator_paragraph(other, args.unseen)
 
-    run = run_history(args.run)
+    run = run_history(args.run, args.checkpoint)
     history = earlier_history(run["start_from"], target)
     history.append(run)
 

@@ -174,3 +174,36 @@ def test_the_card_counts_the_videos_it_scored_not_the_limit(tmp_path, ship_model
     assert len(ship_model.load_videos(tmp_path, 20)) == 3
     assert len(ship_model.load_videos(tmp_path, 2)) == 2
     assert len(ship_model.load_videos(tmp_path)) == 3
+
+
+def test_a_checkpoint_ships_with_its_step_and_training_time_in_the_card(tmp_path, ship_model):
+    """`--checkpoint 4` ships what the last phase held at step 4: its weights, and a card that
+    says 4 steps of 8, with the time its metrics recorded there."""
+    import csv
+
+    import torch
+    import yaml
+
+    from sam2_hf.data import write_sav_dataset
+    from sam2_hf.training import TrainingConfig, train
+    from sam2_hf.training.trainer import load_checkpoint_model
+
+    write_sav_dataset(tmp_path / "train", 2, seed=1, num_frames=12, height=64, width=64)
+    run, phase = tmp_path / "run", "shipped_model_phase9"
+    config = {"train_data": str(tmp_path / "train"), "output_dir": str(run / phase), "model": tiny_config().to_dict(),
+              "steps": 8, "clip_length": 3, "max_objects": 1, "warmup_steps": 2, "save_every": 4, "log_every": 1}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    train(TrainingConfig.from_file(tmp_path / "config.yaml"))
+    (run / "recipe_summary.json").write_text(json.dumps({**_run("v"), "phases": [{"config": phase, "steps": 8, "seconds": 100.0}],
+                                                         "seconds": 150.0}))
+    with (run / phase / "metrics.csv").open() as handle:
+        at_step_4 = next(float(row["seconds"]) for row in csv.DictReader(handle) if row["step"] == "4")
+
+    history = ship_model.run_history(run, 4)
+    assert history["phases"][0]["steps"] == 4 and history["phases"][0]["checkpoint_of"] == 8
+    assert history["phases"][0]["seconds"] == at_step_4 and history["seconds"] == 50.0 + at_step_4
+    assert "its checkpoint at step 4 of 8" in ship_model.describe([history])
+    assert "checkpoint" not in ship_model.describe([ship_model.run_history(run)])
+    shipped = Sam2VideoModel.from_pretrained(ship_model.checkpoint_folder(run / phase, 4)).state_dict()
+    expected = load_checkpoint_model(run / phase, 4).state_dict()
+    assert all(torch.equal(shipped[name], value) for name, value in expected.items())

@@ -25,7 +25,7 @@ from sam2_hf.training import TrainingConfig, train
 from sam2_hf.training.clip_model import ClipTrainingModel, object_code_features
 from sam2_hf.training.clips import ClipDataset
 from sam2_hf.training.prompts import PromptMix
-from sam2_hf.training.trainer import learning_rate_factor, load_model, parameter_groups, prepare_model
+from sam2_hf.training.trainer import learning_rate_factor, load_checkpoint_model, load_model, parameter_groups, prepare_model
 
 from ..conftest import load_script, tiny_config
 
@@ -271,6 +271,11 @@ def test_cli_run_writes_a_loadable_model_and_logs(tmp_path, sav):
     model = Sam2VideoModel.from_pretrained(run / "model")
     assert model.config.image_size == 128 and (run / "model" / "README.md").is_file()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_0000004", "step_0000008"]
+    last, earlier = load_checkpoint_model(run, 8).state_dict(), load_checkpoint_model(run, 4).state_dict()
+    assert all(torch.equal(last[name], value) for name, value in model.state_dict().items())
+    assert not all(torch.equal(earlier[name], value) for name, value in model.state_dict().items())
+    with pytest.raises(FileNotFoundError, match=r"no checkpoint at step 5; it keeps steps \[4, 8\]"):
+        load_checkpoint_model(run, 5)
 
 
 def _kill_processes_running(argument: str) -> None:

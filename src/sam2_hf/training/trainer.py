@@ -121,6 +121,22 @@ def latest_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
     return max(found, key=lambda item: item[1]) if found else None
 
 
+def load_checkpoint_model(output_dir: Path, step: int) -> Sam2VideoModel:
+    """The model a finished run's checkpoint at ``step`` holds, on the architecture of its final
+    model: to ship or compare a checkpoint before the last (a run keeps its newest two)."""
+    folder = output_dir / "checkpoints" / f"step_{step:07d}"
+    if not (folder / "model.safetensors").is_file():
+        kept = sorted(int(m.group(1)) for p in (output_dir / "checkpoints").glob("step_*") if (m := CHECKPOINT_PATTERN.search(p.name)))
+        raise FileNotFoundError(f"{output_dir} has no checkpoint at step {step}; it keeps steps {kept}")
+    from safetensors.torch import load_file
+
+    model = Sam2VideoModel.from_pretrained(output_dir / "model")
+    # The checkpoint holds the training wrapper (ClipTrainingModel), whose model is `model.`.
+    weights = {name.removeprefix("model."): value for name, value in load_file(folder / "model.safetensors").items()}
+    model.load_state_dict(weights)
+    return model.eval()
+
+
 def train(config: TrainingConfig) -> Path:
     """Run (or resume) a training run; returns the folder of the final model."""
     with _denormals_flushed():
