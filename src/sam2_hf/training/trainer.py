@@ -123,7 +123,7 @@ def latest_checkpoint(output_dir: Path) -> tuple[Path, int] | None:
 
 def load_checkpoint_model(output_dir: Path, step: int) -> Sam2VideoModel:
     """The model a finished run's checkpoint at ``step`` holds, on the architecture of its final
-    model: to ship or compare a checkpoint before the last (a run keeps its newest two)."""
+    model: to ship or compare a checkpoint before the last (a run keeps its newest `keep_checkpoints`)."""
     folder = output_dir / "checkpoints" / f"step_{step:07d}"
     if not (folder / "model.safetensors").is_file():
         kept = sorted(int(m.group(1)) for p in (output_dir / "checkpoints").glob("step_*") if (m := CHECKPOINT_PATTERN.search(p.name)))
